@@ -1,0 +1,165 @@
+"""The simulator's own control plane, `/_sim`: JSON in and out, one envelope for
+every answer ({"success": true, "data": ...} or {"success": false, "error": ...}).
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, request
+
+from ..core.clock import rfc3339
+from ..core.errors import SimNotFound, ValidationError
+from ..core.model import Scope
+
+bp = Blueprint("control", __name__, url_prefix="/_sim")
+
+
+def sim():
+    return current_app.extensions["mailfrom_sim"]
+
+
+def ok(data, status: int = 200) -> Response:
+    return Response(json.dumps({"success": True, "data": data}), status=status, mimetype="application/json")
+
+
+def created(object_id: str, at: float, **extra) -> Response:
+    return ok({"id": object_id, "created_at": rfc3339(at), **extra}, 201)
+
+
+def body() -> dict:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("the request body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return parsed
+
+
+def sim_scope() -> Scope:
+    account = request.args.get("account", "000000000000")
+    region = request.args.get("region", current_app.config["DEFAULT_REGION"])
+    if not (len(account) == 12 and account.isdigit()):
+        raise ValidationError("account must be 12 digits")
+    if not region or not all(c.isalnum() or c == "-" for c in region):
+        raise ValidationError("region is not valid")
+    return Scope(account, region)
+
+
+@bp.get("/health")
+def health():
+    return ok(sim().health())
+
+
+@bp.post("/reset")
+def reset():
+    sim().reset()
+    return ok({"reset": True})
+
+
+@bp.get("/clock")
+def clock():
+    now = sim().now()
+    return ok({"now": now, "iso": rfc3339(now), "offset": sim().clock.offset})
+
+
+@bp.post("/clock/advance")
+def advance():
+    result = sim().advance(body().get("seconds"))
+    return ok({**result, "iso": rfc3339(result["now"])})
+
+
+@bp.post("/checks/run")
+def run_checks():
+    identity = body().get("identity")
+    if identity is not None and not isinstance(identity, str):
+        raise ValidationError("identity must be a string")
+    return ok({"checks": sim().run_checks(sim_scope(), identity)})
+
+
+@bp.get("/identities/<path:identity>/history")
+def history(identity: str):
+    return ok({"identity": identity, "history": sim().history(sim_scope(), identity)})
+
+
+@bp.put("/identities/<path:identity>/verification")
+def verification(identity: str):
+    status = body().get("status")
+    if not isinstance(status, str):
+        raise ValidationError("status is required: PENDING, SUCCESS or FAILED")
+    updated = sim().set_verification(sim_scope(), identity, status)
+    return ok({"identity": updated.name, "status": updated.verification_status.value})
+
+
+@bp.get("/account")
+def get_account():
+    return ok(sim().account_summary(sim_scope()))
+
+
+@bp.put("/account")
+def put_account():
+    return ok(sim().set_account_settings(sim_scope(), body().get("sandbox")))
+
+
+@bp.get("/dns/records")
+def dns_records():
+    return ok({"records": sim().dns_records()})
+
+
+@bp.post("/dns/records")
+def add_dns_record():
+    data = body()
+    for key in ("name", "type", "value"):
+        if not isinstance(data.get(key), str):
+            raise ValidationError(f"{key} is required and must be a string")
+    ttl = data.get("ttl", 300)
+    if isinstance(ttl, bool) or not isinstance(ttl, int):
+        raise ValidationError("ttl must be an integer")
+    record = sim().add_dns_record(data["name"], data["type"], data["value"], ttl)
+    return created(record["id"], sim().now(), record=record)
+
+
+@bp.delete("/dns/records/<record_id>")
+def remove_dns_record(record_id: str):
+    sim().remove_dns_record(record_id)
+    return ok({"id": record_id, "deleted": True})
+
+
+@bp.put("/dns/faults/<path:name>")
+def set_dns_fault(name: str):
+    fault = body().get("fault")
+    if fault in (None, "none"):  # clearing is idempotent here; DELETE reports an absent fault
+        try:
+            sim().clear_dns_fault(name)
+        except SimNotFound:
+            pass
+        return ok({"name": name, "fault": None})
+    return ok(sim().set_dns_fault(name, fault))
+
+
+@bp.delete("/dns/faults/<path:name>")
+def clear_dns_fault(name: str):
+    sim().clear_dns_fault(name)
+    return ok({"name": name, "fault": None})
+
+
+@bp.get("/outbox")
+def outbox():
+    raw_limit = request.args.get("limit", "100")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise ValidationError("limit must be an integer") from None
+    if not 1 <= limit <= 10000:
+        raise ValidationError("limit must be from 1 to 10000")
+    return ok({"messages": sim().outbox(sim_scope(), limit)})
+
+
+@bp.delete("/outbox")
+def clear_outbox():
+    scoped = "account" in request.args or "region" in request.args
+    sim().clear_outbox(sim_scope() if scoped else None)
+    return ok({"cleared": True})

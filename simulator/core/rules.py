@@ -1,0 +1,191 @@
+"""Pure rules: identity and MAIL FROM domain validation (SPEC §3), what a Put does
+to a configuration (§4), sender -> identity resolution and the envelope decision
+at send time (§6). Takes `now` and settings as arguments; touches no I/O.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from . import machine
+from .errors import BadRequestException, MailFromDomainNotVerifiedException
+from .model import (
+    BehaviorOnMxFailure,
+    HistoryEntry,
+    Identity,
+    IdentityType,
+    MailFromDecision,
+    MailFromStatus,
+    Settings,
+)
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
+
+
+def normalize_domain(name: str) -> str:
+    """Domain comparison is case-insensitive and ignores one trailing dot."""
+    name = name.strip()
+    if name.endswith("."):
+        name = name[:-1]
+    return name.lower()
+
+
+def host_name_problem(name: str) -> str | None:
+    """Why `name` (already normalised) is not a valid host name, or None."""
+    if not name:
+        return "the domain is empty"
+    if not name.isascii():
+        return "the domain contains non-ASCII characters"
+    if len(name) > 253:
+        return "the domain is longer than 253 characters"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return "the domain needs at least two labels"
+    for label in labels:
+        if not label:
+            return "the domain has an empty label"
+        if len(label) > 63:
+            return f"the label '{label[:20]}...' is longer than 63 characters"
+        if not _LABEL.match(label):
+            return f"the label '{label}' has characters a host name cannot have"
+    if labels[-1].isdigit():
+        return "an IP address is not a domain"
+    return None
+
+
+def validate_identity_name(raw: str) -> tuple[str, IdentityType]:
+    """The stored name and type of an identity to create, or BadRequestException."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise BadRequestException("EmailIdentity must be a non-empty string.")
+    raw = raw.strip()
+    if "@" in raw:
+        local, _, domain = raw.rpartition("@")
+        domain = normalize_domain(domain)
+        problem = host_name_problem(domain)
+        if not _LOCAL_PART.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+            problem = problem or "the local part is not valid"
+        if problem:
+            raise BadRequestException(f"Invalid email address {raw!r}: {problem}.")
+        return f"{local}@{domain}", IdentityType.EMAIL_ADDRESS
+    domain = normalize_domain(raw)
+    problem = host_name_problem(domain)
+    if problem:
+        raise BadRequestException(f"Invalid domain identity {raw!r}: {problem}.")
+    return domain, IdentityType.DOMAIN
+
+
+def identity_key(raw: str) -> str:
+    """How an identity named in a request is looked up (no validation: unknown is NotFound)."""
+    raw = raw.strip()
+    if "@" in raw:
+        local, _, domain = raw.rpartition("@")
+        return f"{local}@{normalize_domain(domain)}"
+    return normalize_domain(raw)
+
+
+def parse_behavior(value: object, spelling: str = "v2") -> BehaviorOnMxFailure:
+    """BehaviorOnMxFailure from the wire; v1 spells it UseDefaultValue/RejectMessage."""
+    if spelling == "v1":
+        try:
+            return BehaviorOnMxFailure.from_v1(value)  # type: ignore[arg-type]
+        except ValueError:
+            allowed = ", ".join(b.v1 for b in BehaviorOnMxFailure)
+    else:
+        if isinstance(value, str) and value in BehaviorOnMxFailure.__members__:
+            return BehaviorOnMxFailure(value)
+        allowed = ", ".join(b.value for b in BehaviorOnMxFailure)
+    raise BadRequestException(
+        f"Invalid value {value!r} for BehaviorOnMxFailure: must be one of {allowed}."
+    )
+
+
+def validate_mail_from_domain(identity: Identity, raw: str) -> str:
+    """The normalised MAIL FROM domain, or BadRequestException (SPEC §3)."""
+    domain = normalize_domain(raw)
+    problem = host_name_problem(domain)
+    if problem:
+        raise BadRequestException(
+            f"Invalid MAIL FROM domain '{raw}': {problem}.",
+        )
+    parent = identity.domain
+    if not domain.endswith("." + parent):  # label boundary: evilexample.com is not under example.com
+        raise BadRequestException(
+            f"Provided MAIL-FROM domain '{domain}' is not subdomain of the domain of the identity '{identity.name}'."
+        )
+    return domain
+
+
+def apply_put(
+    identity: Identity,
+    raw_domain: str | None,
+    behavior: BehaviorOnMxFailure,
+    now: float,
+    settings: Settings,
+) -> tuple[Identity, list[HistoryEntry]]:
+    """What PutEmailIdentityMailFromAttributes does to an identity (validated first)."""
+    current = identity.mail_from
+    if raw_domain is None or raw_domain == "":
+        entries = []
+        if current is not None:
+            entries.append(HistoryEntry(now, current.status, None, "PUT", domain=None, detail="MAIL FROM domain removed"))
+        return replace(identity, behavior=behavior, mail_from=None), entries
+    domain = validate_mail_from_domain(identity, raw_domain)
+    if current is None:
+        config, entry = machine.start(domain, now, settings)
+        return replace(identity, behavior=behavior, mail_from=config), [entry]
+    if current.domain != domain or current.status is MailFromStatus.FAILED:
+        config, entry = machine.fire(current, machine.RESTART, now, settings)
+        config = replace(config, domain=domain)
+        entry = replace(entry, domain=domain, detail=f"MAIL FROM domain set (was {current.domain})"
+                        if current.domain != domain else "setup restarted")
+        return replace(identity, behavior=behavior, mail_from=config), [entry]
+    # Same domain while PENDING, SUCCESS or TEMPORARY_FAILURE: only the behaviour changes (choice).
+    return replace(identity, behavior=behavior), []
+
+
+def sender_candidates(address: str) -> list[str]:
+    """Identities that may authorise `address`, most specific first (SES inheritance)."""
+    local, _, domain = address.rpartition("@")
+    domain = normalize_domain(domain)
+    labels = domain.split(".")
+    return [f"{local}@{domain}"] + [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def default_mail_from(message_id: str, region: str) -> str:
+    host = "amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
+    return f"{message_id}@{host}"
+
+
+@dataclass(frozen=True)
+class EnvelopeDecision:
+    decision: MailFromDecision
+    envelope_from: str | None
+    identity: str | None  # the identity whose MAIL FROM settings decided it
+    status: MailFromStatus | None
+    reason: str
+
+
+def decide_envelope(chain: list[Identity], message_id: str, region: str) -> EnvelopeDecision:
+    """The envelope sender for a send, from the identities in `chain` (most specific first).
+
+    Raises MailFromDomainNotVerifiedException under REJECT_MESSAGE while not SUCCESS.
+    """
+    deciding = next((i for i in chain if i.mail_from is not None), None)
+    if deciding is None:
+        return EnvelopeDecision(MailFromDecision.DEFAULT, default_mail_from(message_id, region), None, None,
+                                "no custom MAIL FROM domain is set")
+    config = deciding.mail_from
+    assert config is not None
+    if config.status is MailFromStatus.SUCCESS:
+        return EnvelopeDecision(MailFromDecision.CUSTOM, f"{message_id}@{config.domain}", deciding.name,
+                                config.status, f"{config.domain} is SUCCESS")
+    if deciding.behavior is BehaviorOnMxFailure.USE_DEFAULT_VALUE:
+        return EnvelopeDecision(MailFromDecision.DEFAULT, default_mail_from(message_id, region), deciding.name,
+                                config.status, f"{config.domain} is {config.status.value}; USE_DEFAULT_VALUE")
+    raise MailFromDomainNotVerifiedException(
+        f"The MAIL FROM domain {config.domain} of identity {deciding.name} is {config.status.value}; "
+        "BehaviorOnMxFailure is REJECT_MESSAGE, so the message was not sent.",
+        v1_message=f"Mail-From domain {config.domain} for identity {deciding.name} is not verified "
+        f"(status {config.status.v1}).",
+    )

@@ -1,0 +1,130 @@
+"""Assembles a running simulator: store, embedded DNS, resolver, facade, scheduler,
+relay and the WSGI server. `mailfrom-sim serve`, the tests and the scenario
+runner all start the same thing through `Runtime`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from waitress.server import create_server
+
+from .api.app import create_app
+from .core.model import Settings
+from .scheduler import CheckScheduler
+from .simulator import Simulator
+from .store import Store
+
+log = logging.getLogger("mailfrom_sim")
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 8587
+    db: str = "./mailfrom-sim.db"
+    resolver: str = "embedded"
+    dns_port: int = 8553
+    check_interval: float = 60.0
+    pending_timeout: float = 259200.0
+    smtp_relay: str | None = None
+    region: str = "us-east-1"
+    dns_timeout: float = 2.0
+    threads: int = 16
+    scheduler: bool = True
+
+
+class Runtime:
+    def __init__(self, options: Options):
+        from .dns.resolver import parse_resolver_spec
+        from .dns.server import EmbeddedDnsServer
+        from .dns.zone import Zone
+
+        if options.check_interval <= 0 or options.pending_timeout <= 0:
+            raise ValueError("--check-interval and --pending-timeout must be positive")
+        self.options = options
+        if options.resolver != "embedded":
+            parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
+        self.store = Store(options.db)
+        self.zone = None
+        self.dns_server = None
+        if options.resolver == "embedded":
+            self.zone = Zone()
+            self.dns_server = EmbeddedDnsServer(self.zone, host="127.0.0.1", port=options.dns_port)
+        self.simulator = Simulator(
+            self.store,
+            Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
+            zone=self.zone,
+        )
+        self._parse_resolver = parse_resolver_spec
+        self.relay = None
+        if options.smtp_relay:
+            self._setup_relay(options.smtp_relay)
+        self.app = create_app(self.simulator, {"DEFAULT_REGION": options.region})
+        self.scheduler = CheckScheduler(self.simulator, tick_seconds=min(1.0, options.check_interval))
+        self.server = None
+        self._thread: threading.Thread | None = None
+
+    def _setup_relay(self, spec: str) -> None:
+        try:
+            from .smtp import SmtpRelay, parse_relay_spec
+        except ImportError:
+            raise ValueError("--smtp-relay is not supported by this build") from None
+        host, port = parse_relay_spec(spec)
+        self.relay = SmtpRelay(host, port, on_result=self.simulator.record_relay_result)
+        self.simulator.relay = self.relay
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return self.server.effective_port if self.server else self.options.port
+
+    @property
+    def dns_address(self) -> str | None:
+        return f"127.0.0.1:{self.dns_server.port}" if self.dns_server else None
+
+    def start(self) -> "Runtime":
+        if self.dns_server is not None:
+            self.dns_server.start()
+            self.simulator.dns_address = self.dns_address
+            self.simulator.resolver = self._parse_resolver(
+                "embedded", ("127.0.0.1", self.dns_server.port), self.options.dns_timeout)
+        else:
+            self.simulator.resolver = self._parse_resolver(self.options.resolver, None, self.options.dns_timeout)
+        self.server = create_server(self.app, host=self.options.host, port=self.options.port,
+                                    threads=self.options.threads, ident="mailfrom-sim",
+                                    max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
+        self._thread = threading.Thread(target=self._serve, name="wsgi", daemon=True)
+        self._thread.start()
+        if self.options.scheduler:
+            self.scheduler.start()
+        if hasattr(self.simulator, "resume_pending_relays"):
+            self.simulator.resume_pending_relays()
+        return self
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except Exception:  # closed during shutdown
+            log.debug("wsgi server stopped", exc_info=True)
+
+    def stop(self) -> None:
+        """Stop taking requests, finish checks and deliveries, then close the database."""
+        if self.server is not None:
+            self.server.close()
+            for channel in list(self.server._map.values()):  # keep-alive clients would hold the loop open
+                channel.close()
+            self.server.task_dispatcher.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.scheduler.stop()
+        if self.relay is not None:
+            self.relay.close(timeout=10)
+        if self.dns_server is not None:
+            self.dns_server.stop()
+        self.simulator.close()
+        self.store.close()

@@ -1,0 +1,447 @@
+"""The facade: the only path that mutates the simulator's state.
+
+Views, the scheduler, the clock control and the scenario runner all call this
+class; it applies the pure rules (core/), asks the resolver adapter for MX
+lookups, and commits each change with its history entries in one transaction.
+"""
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Protocol
+
+from . import __version__
+from .core import machine, messages, rules
+from .core.clock import SimClock
+from .core.errors import (
+    AlreadyExistsException,
+    BadRequestException,
+    InvalidNextTokenException,
+    MailFromDomainNotVerifiedException,
+    MessageRejected,
+    NotFoundException,
+    SimNotFound,
+    ValidationError,
+)
+from .core.model import (
+    BehaviorOnMxFailure,
+    HistoryEntry,
+    Identity,
+    IdentityType,
+    MailFromDecision,
+    MailFromStatus,
+    MxLookup,
+    Scope,
+    Settings,
+    VerificationStatus,
+)
+from .store import Store
+
+
+class Resolver(Protocol):
+    def lookup(self, mail_from_domain: str, region: str) -> MxLookup: ...
+
+
+def _dkim_token() -> str:
+    # 32 characters of lower-case base32, like the CNAME tokens SES hands out.
+    return base64.b32encode(secrets.token_bytes(20)).decode().lower()
+
+
+class Simulator:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings = Settings(),
+        clock: SimClock | None = None,
+        resolver: Resolver | None = None,
+        zone=None,
+        check_workers: int = 16,
+    ):
+        self.store = store
+        self.settings = settings
+        self.clock = clock or SimClock(float(store.get_meta("clock_offset", "0") or 0))
+        self.resolver = resolver
+        self.zone = zone
+        self.dns_address: str | None = None
+        self.relay = None  # an SmtpRelay when --smtp-relay is set
+        self._sweep_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=check_workers, thread_name_prefix="mx-check")
+        if zone is not None:
+            zone.load(store.dns_records(), store.dns_faults())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # --- identities ---------------------------------------------------------
+    def create_identity(self, scope: Scope, raw_name: str) -> Identity:
+        name, type_ = rules.validate_identity_name(raw_name)
+        identity = Identity(
+            account=scope.account, region=scope.region, name=name, type=type_,
+            verification_status=VerificationStatus.SUCCESS, created_at=self.now(),
+            dkim_tokens=tuple(_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
+        )
+        with self.store.transaction() as tx:
+            if self.store.get_identity(scope.account, scope.region, name) is not None:
+                raise AlreadyExistsException(f"Email identity {name} already exists.")
+            self.store.save_identity(tx, identity)
+        return identity
+
+    def get_identity(self, scope: Scope, raw_name: str) -> Identity:
+        identity = self.store.get_identity(scope.account, scope.region, rules.identity_key(raw_name))
+        if identity is None:
+            raise NotFoundException(
+                f"Email identity {raw_name} does not exist.",
+                v1_message=f"Identity '{raw_name}' does not exist.",
+            )
+        return identity
+
+    def find_identities(self, scope: Scope, raw_names: list[str]) -> dict[str, Identity]:
+        """The identities that exist among `raw_names`, keyed by the name as asked."""
+        keys = {raw: rules.identity_key(raw) for raw in raw_names}
+        found = self.store.get_identities(scope.account, scope.region, list(set(keys.values())))
+        return {raw: found[key] for raw, key in keys.items() if key in found}
+
+    def list_identities(self, scope: Scope, page_size: int | None, next_token: str | None,
+                        type_: IdentityType | None = None, max_page: int = 1000) -> tuple[list[Identity], str | None]:
+        if page_size is None:
+            page_size = max_page
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
+            raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
+        after = None
+        if next_token:
+            try:
+                after = base64.urlsafe_b64decode(next_token.encode()).decode()
+            except Exception:
+                raise InvalidNextTokenException("The NextToken is not valid.") from None
+        page = self.store.list_identities(scope.account, scope.region, after, page_size + 1, type_)
+        token = None
+        if len(page) > page_size:
+            page = page[:page_size]
+            token = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+        return page, token
+
+    def delete_identity(self, scope: Scope, raw_name: str) -> None:
+        identity = self.get_identity(scope, raw_name)
+        with self.store.transaction() as tx:
+            self.store.delete_identity(tx, scope.account, scope.region, identity.name)
+            self.store.delete_history(tx, scope.account, scope.region, identity.name)
+
+    def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
+                      behavior: BehaviorOnMxFailure | None) -> Identity:
+        identity = self.get_identity(scope, raw_name)
+        behavior = behavior or BehaviorOnMxFailure.USE_DEFAULT_VALUE  # a Put replaces; AWS's default
+        with self.store.transaction() as tx:
+            identity = self.get_identity(scope, raw_name)  # re-read under the write lock
+            updated, entries = rules.apply_put(identity, mail_from_domain, behavior, self.now(), self.settings)
+            self.store.save_identity(tx, updated)
+            self.store.add_history(tx, scope.account, scope.region, updated.name, entries)
+        return updated
+
+    def set_verification(self, scope: Scope, raw_name: str, status: str) -> Identity:
+        try:
+            verification = VerificationStatus(status)
+        except ValueError:
+            allowed = ", ".join(s.value for s in VerificationStatus)
+            raise ValidationError(f"status must be one of {allowed}") from None
+        try:
+            identity = self.get_identity(scope, raw_name)
+        except NotFoundException as exc:
+            raise SimNotFound(exc.message) from None
+        updated = replace(identity, verification_status=verification)
+        with self.store.transaction() as tx:
+            self.store.save_identity(tx, updated)
+        return updated
+
+    def history(self, scope: Scope, raw_name: str) -> list[dict]:
+        try:
+            identity = self.get_identity(scope, raw_name)
+        except NotFoundException as exc:
+            raise SimNotFound(exc.message) from None
+        return self.store.history(scope.account, scope.region, identity.name)
+
+    # --- checks and time ----------------------------------------------------
+    def _lookup(self, config_domain: str, region: str) -> MxLookup:
+        if self.resolver is None:
+            from .core.model import LookupOutcome
+
+            return MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured")
+        return self.resolver.lookup(config_domain, region)
+
+    def _apply_checks(self, work: list[tuple[Identity, MxLookup | None]], now: float,
+                      force: bool) -> list[dict]:
+        """Commit the outcome of each (identity, lookup) unless a Put changed it meanwhile."""
+        results = []
+        for start in range(0, len(work), 256):
+            with self.store.transaction() as tx:
+                for seen, lookup in work[start:start + 256]:
+                    current = self.store.get_identity(seen.account, seen.region, seen.name)
+                    if current is None or current.mail_from != seen.mail_from:
+                        continue  # deleted or Put meanwhile: its new config is checked on its own schedule
+                    config = seen.mail_from
+                    assert config is not None
+                    if force and config.status.is_checked:
+                        config = replace(config, next_check_at=now)
+                    updated, entries = machine.catch_up(config, lookup, now, self.settings)
+                    self.store.save_identity(tx, replace(current, mail_from=updated))
+                    self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
+                    results.append({
+                        "identity": seen.name, "account": seen.account, "region": seen.region,
+                        "domain": config.domain, "from": seen.mail_from.status.value,
+                        "to": updated.status.value,
+                        "lookup": lookup.to_dict() if lookup else None,
+                        "transitions": [e.to_dict() for e in entries],
+                    })
+        return results
+
+    def _lookups_for(self, identities: list[Identity], now: float, force: bool) -> list[tuple[Identity, MxLookup | None]]:
+        """Look up each configuration that needs it, concurrently; one lookup per domain."""
+        wanted: dict[tuple[str, str], None] = {}
+        for identity in identities:
+            config = identity.mail_from
+            if config is not None and (machine.needs_lookup(config, now) or (force and config.status.is_checked)):
+                wanted[(config.domain, identity.region)] = None
+        keys = list(wanted)
+        answers = dict(zip(keys, self._pool.map(lambda k: self._lookup(*k), keys))) if keys else {}
+        return [(i, answers.get((i.mail_from.domain, i.region))) for i in identities if i.mail_from is not None]
+
+    def run_due(self, now: float | None = None) -> list[dict]:
+        """Run every check and deadline due by `now` (the scheduler's tick and the clock's advance)."""
+        with self._sweep_lock:
+            now = self.now() if now is None else now
+            due = self.store.due_identities(now)
+            if not due:
+                return []
+            return self._apply_checks(self._lookups_for(due, now, force=False), now, force=False)
+
+    def run_checks(self, scope: Scope, raw_name: str | None = None) -> list[dict]:
+        """Check now, whether due or not: every active configuration of the scope, or one identity's."""
+        if raw_name is not None:
+            try:
+                identities = [self.get_identity(scope, raw_name)]
+            except NotFoundException as exc:
+                raise SimNotFound(exc.message) from None
+            if identities[0].mail_from is None:
+                raise ValidationError(f"identity {identities[0].name} has no MAIL FROM domain set")
+        else:
+            identities = self.store.configured_identities(scope.account, scope.region)
+        with self._sweep_lock:
+            now = self.now()
+            return self._apply_checks(self._lookups_for(identities, now, force=True), now, force=True)
+
+    def advance(self, seconds: float) -> dict:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > 10 * 365 * 86400:
+            raise ValidationError("seconds must be a number from 0 to 315360000")
+        with self._sweep_lock:
+            now = self.clock.advance(float(seconds))
+            with self.store.transaction() as tx:
+                self.store.set_meta(tx, "clock_offset", repr(self.clock.offset))
+        results = self.run_due(now)
+        return {"now": now, "offset": self.clock.offset, "checked": len(results),
+                "transitions": sum(len(r["transitions"]) for r in results)}
+
+    # --- sending ------------------------------------------------------------
+    def send_email(self, scope: Scope, *, from_address: str | None, destination: dict | None, content: dict,
+                   reply_to: list[str] | None = None, max_bytes: int = messages.V2_MAX_MESSAGE_BYTES,
+                   max_recipients: int = messages.MAX_RECIPIENTS) -> str:
+        """Send as SES would in the MAIL FROM state of this moment; returns the MessageId.
+
+        A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
+        """
+        composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
+        candidates = rules.sender_candidates(composed.from_address)
+        known = self.store.get_identities(scope.account, scope.region, candidates)
+        chain = [known[name] for name in candidates if name in known]
+        sender = next((i for i in chain if i.verified), None)
+        if sender is None:
+            raise MessageRejected(
+                "Email address is not verified. The following identities failed the check in region "
+                f"{scope.region.upper()}: {composed.from_address}")
+        if self.account_settings(scope)["sandbox"]:
+            self._check_sandbox_recipients(scope, composed.destinations)
+        message_id = messages.new_message_id()
+        now = self.now()
+        try:
+            decision = rules.decide_envelope(chain, message_id, scope.region)
+        except MailFromDomainNotVerifiedException:
+            deciding = next(i for i in chain if i.mail_from is not None)
+            self._record(scope, message_id, now, composed, sender.name, None, MailFromDecision.REJECTED,
+                         deciding.name, deciding.mail_from.status, "REJECT_MESSAGE while "
+                         f"{deciding.mail_from.domain} is {deciding.mail_from.status.value}", composed.mime_bytes)
+            raise
+        raw = messages.delivered_mime(composed, message_id, scope.region, now, decision.envelope_from)
+        self._record(scope, message_id, now, composed, sender.name, decision.envelope_from, decision.decision,
+                     decision.identity, decision.status, decision.reason, raw)
+        if self.relay is not None:
+            self.relay.submit(message_id, decision.envelope_from, list(composed.destinations), raw)
+        return message_id
+
+    @staticmethod
+    def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> messages.ComposedMessage:
+        if not isinstance(content, dict) or sum(k in content for k in ("Simple", "Raw", "Template")) != 1:
+            raise BadRequestException("Content must have exactly one of Simple, Raw or Template.")
+        if "Template" in content:
+            raise BadRequestException("Content.Template is not simulated by mailfrom-sim; send Simple or Raw content.")
+        try:
+            if "Simple" in content:
+                return messages.build_from_simple(from_address, destination, content["Simple"], reply_to,
+                                                  max_bytes=max_bytes, max_recipients=max_recipients)
+            raw = content["Raw"]
+            if not isinstance(raw, dict) or not isinstance(raw.get("Data"), (bytes, bytearray)):
+                raise BadRequestException("Content.Raw.Data is required.")
+            return messages.parse_raw(raw["Data"], from_address, destination,
+                                      max_bytes=max_bytes, max_recipients=max_recipients)
+        except messages.MessageError as exc:
+            error_class = MessageRejected if exc.code == "MessageRejected" else BadRequestException
+            raise error_class(exc.message) from None
+
+    def _check_sandbox_recipients(self, scope: Scope, recipients) -> None:
+        failed = []
+        for recipient in recipients:
+            candidates = rules.sender_candidates(recipient)
+            known = self.store.get_identities(scope.account, scope.region, candidates)
+            if not any(i.verified for i in known.values()):
+                failed.append(recipient)
+        if failed:
+            raise MessageRejected(
+                "Email address is not verified. The following identities failed the check in region "
+                f"{scope.region.upper()}: {', '.join(failed)}")
+
+    def _record(self, scope, message_id, now, composed, sending_identity, envelope_from, decision,
+                mail_from_identity, mail_from_status, reason, raw: bytes) -> None:
+        entry = {
+            "message_id": message_id, "account": scope.account, "region": scope.region,
+            "from": composed.from_address, "destinations": list(composed.destinations),
+            "subject": composed.subject, "envelope_from": envelope_from,
+            "mail_from_decision": decision.value, "mail_from_identity": mail_from_identity,
+            "mail_from_status": mail_from_status.value if mail_from_status else None,
+            "reason": reason, "sending_identity": sending_identity,
+            "sent_at": now,
+            "relay": "pending" if (self.relay is not None and envelope_from) else "none",
+        }
+        with self.store.transaction() as tx:
+            self.store.add_outbox(tx, entry, raw)
+
+    def record_relay_result(self, message_id: str, relay_status: str) -> None:
+        with self.store.transaction() as tx:
+            self.store.set_outbox_relay(tx, message_id, relay_status)
+
+    def resume_pending_relays(self) -> int:
+        """Hand the relay every accepted message a previous process had not delivered yet."""
+        if self.relay is None:
+            return 0
+        pending = self.store.undelivered()
+        for entry, raw in pending:
+            self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
+        return len(pending)
+
+    def outbox(self, scope: Scope, limit: int = 100) -> list[dict]:
+        from .core.clock import rfc3339
+
+        return [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
+                 "raw": raw.decode("utf-8", errors="replace")}
+                for entry, relay, raw in self.store.outbox(scope.account, scope.region, limit)]
+
+    def clear_outbox(self, scope: Scope | None = None) -> None:
+        with self.store.transaction() as tx:
+            self.store.clear_outbox(tx, scope.account if scope else None, scope.region if scope else None)
+
+    # --- account settings -----------------------------------------------------
+    def account_settings(self, scope: Scope) -> dict:
+        return {"sandbox": False, **self.store.account_settings(scope.account, scope.region)}
+
+    def set_account_settings(self, scope: Scope, sandbox: object) -> dict:
+        if not isinstance(sandbox, bool):
+            raise ValidationError("sandbox must be true or false")
+        settings = {**self.account_settings(scope), "sandbox": sandbox}
+        with self.store.transaction() as tx:
+            self.store.save_account_settings(tx, scope.account, scope.region, settings)
+        return settings
+
+    def account_summary(self, scope: Scope) -> dict:
+        """Sandbox flag and send quota, as GetAccount and GetSendQuota report them."""
+        sandbox = self.account_settings(scope)["sandbox"]
+        return {
+            "sandbox": sandbox,
+            "max_24_hour_send": 200.0 if sandbox else 50000.0,
+            "max_send_rate": 1.0 if sandbox else 14.0,
+            "sent_last_24_hours": float(self.store.count_sent_since(scope.account, scope.region, self.now() - 86400)),
+        }
+
+    # --- DNS zone -------------------------------------------------------------
+    def _zone(self):
+        if self.zone is None:
+            raise ValidationError("the embedded DNS server is not in use (--resolver is not embedded)")
+        return self.zone
+
+    def dns_records(self) -> list[dict]:
+        return self._zone().records()
+
+    def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
+        zone = self._zone()
+        with self.store.transaction() as tx:
+            try:
+                record = zone.add(name, type_, value, ttl)  # validates; ZoneError is a ValueError
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+            try:
+                self.store.add_dns_record(tx, record)
+            except BaseException:
+                zone.remove(record["id"])
+                raise
+        return record
+
+    def remove_dns_record(self, record_id: str) -> None:
+        zone = self._zone()
+        if not any(r["id"] == record_id for r in zone.records()):
+            raise SimNotFound(f"DNS record {record_id} does not exist")
+        with self.store.transaction() as tx:
+            self.store.remove_dns_record(tx, record_id)
+            zone.remove(record_id)
+
+    def set_dns_fault(self, name: str, fault: object) -> dict:
+        zone = self._zone()
+        normalized = rules.normalize_domain(name)
+        with self.store.transaction() as tx:
+            try:
+                zone.set_fault(normalized, fault)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+            self.store.set_dns_fault(tx, normalized, str(fault))
+        return {"name": normalized, "fault": fault}
+
+    def clear_dns_fault(self, name: str) -> None:
+        zone = self._zone()
+        normalized = rules.normalize_domain(name)
+        if normalized not in zone.faults():
+            raise SimNotFound(f"no fault is set for {normalized}")
+        with self.store.transaction() as tx:
+            self.store.set_dns_fault(tx, normalized, None)
+            zone.clear_fault(normalized)
+
+    # --- everything -----------------------------------------------------------
+    def reset(self) -> None:
+        with self._sweep_lock, self.store.transaction() as tx:
+            self.store.reset(tx)
+            self.clock.reset()
+            if self.zone is not None:
+                self.zone.clear()
+
+    def health(self) -> dict:
+        now = self.now()
+        from .core.clock import rfc3339
+
+        return {
+            "status": "ok", "version": __version__, "dns": self.dns_address,
+            "clock": {"now": now, "iso": rfc3339(now), "offset": self.clock.offset},
+            "settings": {"check_interval": self.settings.check_interval,
+                         "pending_timeout": self.settings.pending_timeout},
+        }
+
+
+__all__ = ["Simulator", "HistoryEntry", "MailFromStatus"]

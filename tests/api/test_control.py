@@ -1,0 +1,49 @@
+"""The /_sim control plane over real HTTP: envelope, clock, verification, account, reset."""
+
+
+def test_health_reports_version_dns_address_and_clock(control, live):
+    health = control.ok("GET", "/_sim/health")
+    assert health["status"] == "ok" and health["dns"] == live.dns_address and health["clock"]["now"] > 0
+
+
+def test_advancing_the_clock_moves_now_forward(control):
+    before = control.ok("GET", "/_sim/clock")["now"]
+    after = control.ok("POST", "/_sim/clock/advance", {"seconds": 3600})
+    assert after["now"] >= before + 3600 and after["offset"] == 3600
+
+
+def test_a_bad_advance_is_a_validation_error_and_leaves_the_clock(control):
+    for body in ({"seconds": -1}, {"seconds": "10"}, {}, {"seconds": True}):
+        status, payload = control.call("POST", "/_sim/clock/advance", body)
+        assert status == 400 and payload["error"]["code"] == "VALIDATION_ERROR"
+    assert control.ok("GET", "/_sim/clock")["offset"] == 0
+
+
+def test_verification_status_can_be_set_and_is_seen_through_v2(control, sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    control.ok("PUT", "/_sim/identities/example.com/verification", {"status": "PENDING"})
+    identity = sesv2.get_email_identity(EmailIdentity="example.com")
+    assert identity["VerificationStatus"] == "PENDING" and identity["VerifiedForSendingStatus"] is False
+
+
+def test_verification_of_an_unknown_identity_or_status_is_refused(control, sesv2):
+    status, payload = control.call("PUT", "/_sim/identities/nobody.com/verification", {"status": "SUCCESS"})
+    assert (status, payload["error"]["code"]) == (404, "NOT_FOUND")
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    status, payload = control.call("PUT", "/_sim/identities/example.com/verification", {"status": "MAYBE"})
+    assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
+
+
+def test_sandbox_switches_per_account_and_shows_in_get_account(control, sesv2):
+    assert control.ok("PUT", "/_sim/account", {"sandbox": True}) == {"sandbox": True}
+    assert sesv2.get_account()["ProductionAccessEnabled"] is False
+    status, payload = control.call("PUT", "/_sim/account", {"sandbox": "yes"})
+    assert status == 400 and payload["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_reset_empties_everything(control, sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    control.ok("POST", "/_sim/clock/advance", {"seconds": 10})
+    control.ok("POST", "/_sim/reset")
+    assert sesv2.list_email_identities()["EmailIdentities"] == []
+    assert control.ok("GET", "/_sim/clock")["offset"] == 0

@@ -1,0 +1,100 @@
+"""Identities through real boto3 sesv2 and pinpoint-email clients against the live server."""
+import pytest
+from botocore.exceptions import ClientError
+
+
+def error_of(excinfo) -> tuple[str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_a_created_domain_identity_is_verified_with_its_own_dkim_tokens(sesv2):
+    first = sesv2.create_email_identity(EmailIdentity="example.com")
+    second = sesv2.create_email_identity(EmailIdentity="example.org")
+    assert first["IdentityType"] == "DOMAIN" and first["VerifiedForSendingStatus"] is True
+    assert len(first["DkimAttributes"]["Tokens"]) == 3
+    assert set(first["DkimAttributes"]["Tokens"]).isdisjoint(second["DkimAttributes"]["Tokens"])
+
+
+def test_an_identity_without_mail_from_reports_only_the_behavior(sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    identity = sesv2.get_email_identity(EmailIdentity="example.com")
+    assert identity["MailFromAttributes"] == {"BehaviorOnMxFailure": "USE_DEFAULT_VALUE"}
+    assert identity["VerificationStatus"] == "SUCCESS"
+
+
+def test_an_email_address_identity_is_created(sesv2):
+    created = sesv2.create_email_identity(EmailIdentity="sender@example.com")
+    assert created["IdentityType"] == "EMAIL_ADDRESS"
+    assert sesv2.get_email_identity(EmailIdentity="sender@example.com")["IdentityType"] == "EMAIL_ADDRESS"
+
+
+def test_creating_an_identity_twice_is_already_exists(sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.create_email_identity(EmailIdentity="EXAMPLE.com")
+    assert error_of(excinfo) == ("AlreadyExistsException", 400)
+
+
+@pytest.mark.parametrize("name", ["a/b.example.com", "a%2Fb.example.com", "exämple.com", "not a domain", "localhost"])
+def test_bad_identity_names_are_refused_and_nothing_is_stored(sesv2, name):
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.create_email_identity(EmailIdentity=name)
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert sesv2.list_email_identities()["EmailIdentities"] == []
+
+
+@pytest.mark.parametrize("name", ["nobody.example", "a/b", "üñí.com"])
+def test_getting_an_unknown_identity_is_not_found(sesv2, name):
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.get_email_identity(EmailIdentity=name)
+    assert error_of(excinfo) == ("NotFoundException", 404)
+
+
+def test_list_pages_with_page_size_and_next_token(sesv2):
+    names = [f"d{i}.example.com" for i in range(5)]
+    for name in names:
+        sesv2.create_email_identity(EmailIdentity=name)
+    seen, token = [], None
+    while True:
+        page = sesv2.list_email_identities(PageSize=2, **({"NextToken": token} if token else {}))
+        assert len(page["EmailIdentities"]) <= 2
+        seen += [i["IdentityName"] for i in page["EmailIdentities"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert seen == names
+
+
+def test_the_pinpoint_list_route_is_a_get(pinpoint):
+    pinpoint.create_email_identity(EmailIdentity="example.com")
+    assert [i["IdentityName"] for i in pinpoint.list_email_identities(PageSize=10)["EmailIdentities"]] == ["example.com"]
+
+
+def test_a_bad_page_size_is_a_bad_request(sesv2):
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.list_email_identities(PageSize=0)
+    assert error_of(excinfo) == ("BadRequestException", 400)
+
+
+def test_deleting_removes_the_identity_and_its_configuration(sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    sesv2.put_email_identity_mail_from_attributes(EmailIdentity="example.com", MailFromDomain="mail.example.com")
+    sesv2.delete_email_identity(EmailIdentity="example.com")
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.delete_email_identity(EmailIdentity="example.com")
+    assert error_of(excinfo) == ("NotFoundException", 404)
+
+
+def test_identities_are_isolated_by_region_and_account(client_for):
+    client_for("sesv2").create_email_identity(EmailIdentity="example.com")
+    for other in (client_for("sesv2", region="eu-west-1"), client_for("sesv2", account="123456789012")):
+        assert other.list_email_identities()["EmailIdentities"] == []
+        with pytest.raises(ClientError):
+            other.get_email_identity(EmailIdentity="example.com")
+
+
+def test_get_account_reports_the_quota(sesv2):
+    account = sesv2.get_account()
+    assert account["SendQuota"]["Max24HourSend"] > 0 and account["SendingEnabled"] is True
+    assert account["ProductionAccessEnabled"] is True

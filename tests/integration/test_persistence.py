@@ -1,0 +1,38 @@
+"""Every acknowledged write survives a restart of the real process on the same database."""
+from tests.helpers import SimControl, SimulatorProcess, aws_client
+
+
+def test_identities_configs_history_clock_and_dns_survive_a_restart(tmp_path):
+    db = str(tmp_path / "sim.db")
+    first = SimulatorProcess("--db", db).start()
+    try:
+        sesv2 = aws_client("sesv2", first.url)
+        sesv2.create_email_identity(EmailIdentity="example.com")
+        sesv2.put_email_identity_mail_from_attributes(EmailIdentity="example.com", MailFromDomain="mail.example.com",
+                                                      BehaviorOnMxFailure="REJECT_MESSAGE")
+        control = SimControl(first.url)
+        control.add_mx("other.example.com")
+        offset = control.ok("POST", "/_sim/clock/advance", {"seconds": 30})["offset"]
+        history = control.history("example.com")
+    finally:
+        output = first.stop("kill")  # no clean shutdown: acknowledged writes must already be durable
+    second = SimulatorProcess("--db", db).start()
+    try:
+        sesv2 = aws_client("sesv2", second.url)
+        control = SimControl(second.url)
+        assert sesv2.get_email_identity(EmailIdentity="example.com")["MailFromAttributes"] == {
+            "MailFromDomain": "mail.example.com", "MailFromDomainStatus": "PENDING",
+            "BehaviorOnMxFailure": "REJECT_MESSAGE"}
+        assert control.history("example.com") == history
+        assert control.ok("GET", "/_sim/clock")["offset"] == offset
+        assert [r["name"] for r in control.ok("GET", "/_sim/dns/records")["records"]] == ["other.example.com"]
+    finally:
+        second.stop()
+    assert output is not None
+
+
+def test_sigterm_stops_cleanly(tmp_path):
+    process = SimulatorProcess("--db", str(tmp_path / "sim.db")).start()
+    aws_client("sesv2", process.url).create_email_identity(EmailIdentity="example.com")
+    output = process.stop()
+    assert process.process.returncode == 0 and "stopped" in output

@@ -1,0 +1,257 @@
+"""The SMTP relay against a real SMTP server (aiosmtpd on loopback)."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from simulator.smtp import SmtpRelay, parse_relay_spec
+
+MIME = b"From: app@example.com\r\nTo: u@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RecordingHandler:
+    """Accepts mail and records each envelope; can refuse recipients or stall DATA."""
+
+    def __init__(self):
+        self.envelopes: list[dict] = []
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply
+        self.temporary_data_failures = 0
+        self.data_delay = 0.0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        if self.temporary_data_failures:
+            self.temporary_data_failures -= 1
+            return "451 4.3.0 Try again later"
+        self.envelopes.append(
+            {
+                "mail_from": envelope.mail_from,
+                "mail_options": list(envelope.mail_options),
+                "rcpt_tos": list(envelope.rcpt_tos),
+                "content": envelope.original_content,
+            }
+        )
+        return "250 Message accepted for delivery"
+
+
+class Results:
+    """Collects on_result calls from the relay's worker threads."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self.reported: list[tuple[str, str]] = []
+
+    def __call__(self, message_id: str, relay_status: str) -> None:
+        with self._changed:
+            self.reported.append((message_id, relay_status))
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> dict[str, str]:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.reported) >= count, timeout)
+            return dict(self.reported)
+
+
+@pytest.fixture
+def server():
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+@pytest.fixture
+def results():
+    return Results()
+
+
+@pytest.fixture
+def make_relay(results):
+    relays: list[SmtpRelay] = []
+
+    def make(port: int, **options) -> SmtpRelay:
+        options.setdefault("backoff", 0.01)
+        options.setdefault("timeout", 2)
+        relay = SmtpRelay("127.0.0.1", port, results, **options)
+        relays.append(relay)
+        return relay
+
+    yield make
+    for relay in relays:
+        relay.close(timeout=2)
+
+
+def test_delivers_with_the_envelope_sender_and_every_recipient(server, results, make_relay):
+    controller, handler = server
+    relay = make_relay(controller.port)
+
+    relay.submit("m1", "m1@mail.example.com", ["a@example.org", "b@example.org"], MIME)
+
+    assert results.wait_for(1) == {"m1": "delivered"}
+    [envelope] = handler.envelopes
+    assert envelope["mail_from"] == "m1@mail.example.com"
+    assert envelope["mail_options"] == []  # exactly MAIL FROM:<envelope sender>
+    assert envelope["rcpt_tos"] == ["a@example.org", "b@example.org"]
+    assert envelope["content"].replace(b"\r\n", b"\n") == MIME.replace(b"\r\n", b"\n")
+
+
+def test_submit_returns_before_delivery_happens(server, results, make_relay):
+    controller, handler = server
+    handler.data_delay = 0.3
+    relay = make_relay(controller.port)
+
+    started = time.monotonic()
+    relay.submit("slow", "slow@amazonses.com", ["a@example.org"], MIME)
+
+    assert time.monotonic() - started < 0.1
+    assert relay.pending() == 1
+    assert results.wait_for(1) == {"slow": "delivered"}
+    assert relay.pending() == 0
+
+
+def test_closed_port_fails_after_the_bounded_retries(results, make_relay):
+    relay = make_relay(free_port(), retries=2, backoff=0.01)
+
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+    status = results.wait_for(1)["m1"]
+    assert status.startswith("failed: ")
+    assert "connection refused" in status
+    assert "after 3 attempts" in status
+    assert relay.pending() == 0
+
+
+def test_temporary_failures_are_retried_until_delivered(server, results, make_relay):
+    controller, handler = server
+    handler.temporary_data_failures = 2
+    relay = make_relay(controller.port, retries=3)
+
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+    assert results.wait_for(1) == {"m1": "delivered"}
+    assert len(handler.envelopes) == 1
+
+
+def test_temporary_failures_beyond_the_retries_are_reported(server, results, make_relay):
+    controller, handler = server
+    handler.temporary_data_failures = 10
+    relay = make_relay(controller.port, retries=1)
+
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+    status = results.wait_for(1)["m1"]
+    assert status.startswith("failed: ") and "451" in status and "after 2 attempts" in status
+    assert handler.envelopes == []
+
+
+def test_refused_recipients_fail_at_once(server, results, make_relay):
+    controller, handler = server
+    handler.refuse["nobody@example.org"] = "550 5.1.1 No such user"
+    relay = make_relay(controller.port, retries=3, backoff=5)  # a retry would time the test out
+
+    relay.submit("m1", "m1@amazonses.com", ["nobody@example.org"], MIME)
+
+    status = results.wait_for(1, timeout=3)["m1"]
+    assert status.startswith("failed: recipients refused")
+    assert "nobody@example.org" in status and "550" in status
+    assert handler.envelopes == []
+
+
+def test_partly_refused_recipients_are_reported_after_the_others_got_it(server, results, make_relay):
+    controller, handler = server
+    handler.refuse["nobody@example.org"] = "550 5.1.1 No such user"
+    relay = make_relay(controller.port)
+
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org", "nobody@example.org"], MIME)
+
+    status = results.wait_for(1)["m1"]
+    assert status.startswith("failed: 1 of 2 recipients refused")
+    assert [e["rcpt_tos"] for e in handler.envelopes] == [["a@example.org"]]
+
+
+def test_close_drains_the_queue_before_stopping(server, results, make_relay):
+    controller, handler = server
+    relay = make_relay(controller.port)
+    for n in range(20):
+        relay.submit(f"m{n}", f"m{n}@amazonses.com", ["a@example.org"], MIME)
+
+    assert relay.close(timeout=10) is True
+
+    assert results.wait_for(20, timeout=0) == {f"m{n}": "delivered" for n in range(20)}
+    assert len(handler.envelopes) == 20
+    assert relay.pending() == 0
+
+
+def test_close_timeout_reports_what_was_not_delivered(results, make_relay):
+    relay = make_relay(free_port(), retries=5, backoff=10)  # stuck between retries
+    relay.submit("stuck", "s@amazonses.com", ["a@example.org"], MIME)
+    relay.submit("queued", "q@amazonses.com", ["a@example.org"], MIME)
+    time.sleep(0.1)  # let the worker make its first attempt
+
+    assert relay.close(timeout=0.2) is False
+
+    reported = results.wait_for(2, timeout=2)
+    assert reported["queued"] == "failed: relay closed before delivery"
+    assert reported["stuck"].startswith("failed: connection refused (relay closed while retrying)")
+
+
+def test_submit_after_close_is_reported_not_raised(results, make_relay):
+    relay = make_relay(free_port())
+    relay.close(timeout=1)
+
+    relay.submit("late", "l@amazonses.com", ["a@example.org"], MIME)
+
+    assert results.wait_for(1) == {"late": "failed: relay is closed"}
+
+
+def test_a_failing_callback_does_not_stop_delivery(server):
+    controller, _ = server
+    reported: list[str] = []
+    done = threading.Event()
+
+    def on_result(message_id: str, relay_status: str) -> None:
+        reported.append(message_id)
+        if message_id == "m2":
+            done.set()
+        raise RuntimeError("store unavailable")
+
+    relay = SmtpRelay("127.0.0.1", controller.port, on_result, backoff=0.01)
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+    relay.submit("m2", "m2@amazonses.com", ["a@example.org"], MIME)
+
+    assert done.wait(5)
+    assert reported == ["m1", "m2"]
+    relay.close(timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [("localhost:25", ("localhost", 25)), (" 127.0.0.1:2525 ", ("127.0.0.1", 2525)), ("[::1]:1025", ("::1", 1025))],
+)
+def test_parse_relay_spec_reads_host_and_port(spec, expected):
+    assert parse_relay_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "localhost", "localhost:", ":25", "host:0", "host:70000", "host:abc", "::1:25", "[::1]25", "a b:25"])
+def test_parse_relay_spec_refuses_garbage(spec):
+    with pytest.raises(ValueError):
+        parse_relay_spec(spec)
