@@ -1,0 +1,399 @@
+"""The embedded DNS server's data: a thread-safe in-memory record set plus
+per-name faults, with input validation and the authoritative answer logic
+(NXDOMAIN vs NODATA, CNAME chasing). No sockets here; server.py does the wire.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.rrset
+
+__all__ = [
+    "DuplicateRecordError",
+    "FAULTS",
+    "MAX_TXT_BYTES",
+    "SUPPORTED_TYPES",
+    "Zone",
+    "ZoneAnswer",
+    "ZoneError",
+    "normalize_name",
+]
+
+SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT")
+FAULTS = ("timeout", "servfail", "refused")
+# Big enough for any real SPF/DKIM/verification TXT, small enough that an
+# answer always fits one TCP message.
+MAX_TXT_BYTES = 4000
+MAX_TTL = 2147483647
+# Longer than dnspython's MAX_CHAIN (16) so a too-long chain is reported by
+# the resolver rather than silently cut short here.
+MAX_CNAME_CHASE = 32
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+_RECORD_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_UNQUOTED_TXT = re.compile(r'"([^"]*)"', re.DOTALL)
+_FAULT_RCODES = {
+    "timeout": None,  # the server stays silent
+    "servfail": dns.rcode.SERVFAIL,
+    "refused": dns.rcode.REFUSED,
+}
+_IN = dns.rdataclass.IN
+
+
+class ZoneError(ValueError):
+    """Invalid zone input; the zone is left unchanged."""
+
+
+class DuplicateRecordError(ZoneError):
+    """The same record (name, type, value) is already in the zone."""
+
+
+def normalize_name(name: object, what: str = "name") -> str:
+    """A host name lower-cased, without its trailing dot, or ZoneError."""
+    if not isinstance(name, str):
+        raise ZoneError(f"{what} must be a string")
+    text = name[:-1] if name.endswith(".") else name
+    text = text.lower()
+    if not text:
+        raise ZoneError(f"{what} must not be empty")
+    if len(text) > 253:
+        raise ZoneError(f"{what} {name!r} is longer than 253 characters")
+    for label in text.split("."):
+        if not label:
+            raise ZoneError(f"{what} {name!r} has an empty label")
+        if len(label) > 63:
+            raise ZoneError(f"{what} {name!r} has a label longer than 63 characters")
+        if not _LABEL.fullmatch(label):
+            raise ZoneError(
+                f"{what} {name!r} has an invalid label {label!r}: use letters, digits, "
+                "hyphens and underscores, not starting or ending with a hyphen"
+            )
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    id: str
+    name: str
+    type: str
+    value: str
+    ttl: int
+    rdata: dns.rdata.Rdata
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "type": self.type, "value": self.value, "ttl": self.ttl}
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneAnswer:
+    """What the server should say: rcode (None: stay silent), answer RRsets, the fault if any."""
+
+    rcode: dns.rcode.Rcode | None
+    answer: tuple[dns.rrset.RRset, ...] = ()
+    fault: str | None = None
+
+
+def _parse_value(rtype: str, value: object) -> tuple[str, dns.rdata.Rdata]:
+    """Validate a record value; return its normalised text and its rdata."""
+    if not isinstance(value, str):
+        raise ZoneError(f"{rtype} value must be a string")
+    if rtype == "MX":
+        parts = value.split()
+        if len(parts) != 2:
+            raise ZoneError(f"MX value {value!r} must be '<preference> <host>', e.g. '10 mail.example.com.'")
+        pref_text, host = parts
+        if not pref_text.isdigit() or not 0 <= int(pref_text) <= 65535:
+            raise ZoneError(f"MX preference {pref_text!r} must be an integer from 0 to 65535")
+        # "0 ." is a null MX (RFC 7505): a domain saying it accepts no mail.
+        exchange = "." if host == "." else normalize_name(host, "MX host") + "."
+        text = f"{int(pref_text)} {exchange}"
+    elif rtype in ("CNAME", "NS"):
+        text = normalize_name(value.strip(), f"{rtype} target") + "."
+    elif rtype == "A":
+        try:
+            text = str(ipaddress.IPv4Address(value.strip()))
+        except ValueError:
+            raise ZoneError(f"A value {value!r} is not an IPv4 address") from None
+    elif rtype == "AAAA":
+        try:
+            address = ipaddress.IPv6Address(value.strip())
+        except ValueError:
+            raise ZoneError(f"AAAA value {value!r} is not an IPv6 address") from None
+        if address.scope_id:
+            raise ZoneError(f"AAAA value {value!r} must not carry a scope id")
+        text = str(address)
+    else:  # TXT
+        # Accept the quoted form DNS consoles show ("v=spf1 ..."), so the
+        # records the preflight prints can be pasted as they are.
+        quoted = _UNQUOTED_TXT.fullmatch(value)
+        text = quoted.group(1) if quoted else value
+        raw = text.encode("utf-8")
+        if len(raw) > MAX_TXT_BYTES:
+            raise ZoneError(f"TXT value is {len(raw)} bytes; at most {MAX_TXT_BYTES} are allowed")
+        chunks = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+        return text, dns.rdtypes.ANY.TXT.TXT(_IN, dns.rdatatype.TXT, chunks)
+    return text, dns.rdata.from_text(_IN, rtype, text)
+
+
+def _parse_ttl(ttl: object) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
+        raise ZoneError(f"ttl {ttl!r} must be an integer from 0 to {MAX_TTL}")
+    return ttl
+
+
+def _parse_fault(fault: object) -> str:
+    if not isinstance(fault, str) or fault.lower() not in FAULTS:
+        raise ZoneError(f"fault {fault!r} is not one of: {', '.join(FAULTS)}")
+    return fault.lower()
+
+
+def _ancestors(name: str) -> Iterable[str]:
+    """The strict ancestors of a name, nearest first (the root excluded)."""
+    while "." in name:
+        name = name.split(".", 1)[1]
+        yield name
+
+
+def _query_key(qname: dns.name.Name | str) -> str:
+    if isinstance(qname, dns.name.Name):
+        text = qname.to_text(omit_final_dot=True)
+        return "" if text == "." else text.lower()
+    return qname[:-1].lower() if qname.endswith(".") else qname.lower()
+
+
+class Zone:
+    """Records and faults for the embedded server; safe to share between threads.
+
+    RRsets are rebuilt on every change and never mutated afterwards, so an
+    answer handed to the server stays valid while the zone changes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._records: dict[str, _Record] = {}  # insertion order is records()' order
+        self._by_name: dict[str, list[_Record]] = {}
+        self._rrsets: dict[str, dict[int, dns.rrset.RRset]] = {}
+        self._below: dict[str, int] = {}  # how many names with records lie under each name
+        self._faults: dict[str, str] = {}
+        self._generation = 0
+
+    # --- changes -----------------------------------------------------------
+
+    def add(self, name: str, type: str, value: str, ttl: int = 300, id: str | None = None) -> dict:
+        """Add one record; return it as {"id","name","type","value","ttl"}."""
+        record = self._validate(name, type, value, ttl, id)
+        with self._lock:
+            self._check_fits(record)
+            if record.id == "":
+                record = _replace_id(record, self._new_id())
+            self._insert(record)
+            self._generation += 1
+        return record.to_dict()
+
+    def remove(self, id: str) -> bool:
+        with self._lock:
+            record = self._records.pop(id, None)
+            if record is None:
+                return False
+            siblings = self._by_name[record.name]
+            siblings.remove(record)
+            if siblings:
+                self._rebuild(record.name)
+            else:
+                del self._by_name[record.name]
+                del self._rrsets[record.name]
+                for ancestor in _ancestors(record.name):
+                    left = self._below[ancestor] - 1
+                    if left:
+                        self._below[ancestor] = left
+                    else:
+                        del self._below[ancestor]
+            self._generation += 1
+            return True
+
+    def set_fault(self, name: str, fault: str) -> None:
+        """Make the server misbehave for `name` and every name below it."""
+        key = normalize_name(name)
+        value = _parse_fault(fault)
+        with self._lock:
+            self._faults[key] = value
+            self._generation += 1
+
+    def clear_fault(self, name: str) -> bool:
+        try:
+            key = normalize_name(name)
+        except ZoneError:
+            return False
+        with self._lock:
+            if self._faults.pop(key, None) is None:
+                return False
+            self._generation += 1
+            return True
+
+    def load(self, records: Iterable[Mapping], faults: Mapping[str, str] | None = None) -> None:
+        """Replace everything with persisted records and faults; all or nothing."""
+        staged = Zone()
+        for index, item in enumerate(records):
+            try:
+                staged.add(item["name"], item["type"], item["value"], item.get("ttl", 300), item.get("id"))
+            except KeyError as missing:
+                raise ZoneError(f"record #{index} has no {missing.args[0]!r}") from None
+            except ZoneError as error:
+                raise type(error)(f"record #{index}: {error}") from None
+        for name, fault in (faults or {}).items():
+            staged.set_fault(name, fault)
+        with self._lock:
+            self._records = staged._records
+            self._by_name = staged._by_name
+            self._rrsets = staged._rrsets
+            self._below = staged._below
+            self._faults = staged._faults
+            self._generation += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records = {}
+            self._by_name = {}
+            self._rrsets = {}
+            self._below = {}
+            self._faults = {}
+            self._generation += 1
+
+    # --- reads -------------------------------------------------------------
+
+    def records(self) -> list[dict]:
+        with self._lock:
+            return [record.to_dict() for record in self._records.values()]
+
+    def faults(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._faults)
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every change, so answers cached by the server can be dropped."""
+        return self._generation
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def answer(self, qname: dns.name.Name | str, qtype: dns.rdatatype.RdataType | int | str) -> ZoneAnswer:
+        """The authoritative answer for one question, as the server should give it."""
+        name = _query_key(qname)
+        rdtype = dns.rdatatype.RdataType.make(qtype)
+        with self._lock:
+            fault = self._fault_for(name)
+            if fault is not None:
+                return ZoneAnswer(_FAULT_RCODES[fault], (), fault)
+            return self._chase(name, rdtype)
+
+    # --- internals -----------------------------------------------------------
+
+    def _fault_for(self, name: str) -> str | None:
+        if not self._faults:
+            return None
+        fault = self._faults.get(name)
+        if fault is None:
+            for ancestor in _ancestors(name):
+                fault = self._faults.get(ancestor)
+                if fault is not None:
+                    break
+        return fault
+
+    def _chase(self, name: str, rdtype: dns.rdatatype.RdataType) -> ZoneAnswer:
+        answer: list[dns.rrset.RRset] = []
+        seen: set[str] = set()
+        current = name
+        for _ in range(MAX_CNAME_CHASE):
+            rrsets = self._rrsets.get(current)
+            if rrsets is None:
+                # RFC 8020: a name with nothing at or below it does not exist;
+                # one with names below it is an empty non-terminal (NODATA).
+                exists = current in self._below
+                return ZoneAnswer(dns.rcode.NOERROR if exists else dns.rcode.NXDOMAIN, tuple(answer))
+            if rdtype == dns.rdatatype.ANY:
+                return ZoneAnswer(dns.rcode.NOERROR, tuple(answer) + tuple(rrsets.values()))
+            found = rrsets.get(rdtype)
+            if found is not None:
+                answer.append(found)
+                break
+            cname = rrsets.get(dns.rdatatype.CNAME)
+            if cname is None:
+                break  # NODATA
+            answer.append(cname)
+            seen.add(current)
+            current = _query_key(cname[0].target)
+            if current in seen:
+                break  # a loop: the chain as it stands lets the resolver see it
+        return ZoneAnswer(dns.rcode.NOERROR, tuple(answer))
+
+    @staticmethod
+    def _validate(name: object, rtype: object, value: object, ttl: object, record_id: object) -> _Record:
+        key = normalize_name(name)
+        if not isinstance(rtype, str) or rtype.upper() not in SUPPORTED_TYPES:
+            raise ZoneError(f"type {rtype!r} is not one of: {', '.join(SUPPORTED_TYPES)}")
+        rtype = rtype.upper()
+        if record_id is None:
+            record_id = ""  # filled in under the lock
+        elif not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
+            raise ZoneError(f"record id {record_id!r} must be 1-64 letters, digits, '_', '.', '-'")
+        text, rdata = _parse_value(rtype, value)
+        return _Record(record_id, key, rtype, text, _parse_ttl(ttl), rdata)
+
+    def _check_fits(self, record: _Record) -> None:
+        if record.id and record.id in self._records:
+            raise ZoneError(f"record id {record.id!r} is already in use")
+        for other in self._by_name.get(record.name, ()):
+            if other.type == record.type and other.rdata == record.rdata:
+                raise DuplicateRecordError(
+                    f"{record.type} record {other.value!r} already exists at {record.name} (id {other.id})"
+                )
+            # RFC 1034 §3.6.2: a CNAME owns its name alone.
+            if record.type == "CNAME" or other.type == "CNAME":
+                raise ZoneError(
+                    f"{record.name} already has a {other.type} record; "
+                    "a CNAME cannot share its name with any other record"
+                )
+
+    def _new_id(self) -> str:
+        while True:
+            record_id = secrets.token_hex(4)
+            if record_id not in self._records:
+                return record_id
+
+    def _insert(self, record: _Record) -> None:
+        self._records[record.id] = record
+        siblings = self._by_name.get(record.name)
+        if siblings is None:
+            self._by_name[record.name] = [record]
+            for ancestor in _ancestors(record.name):
+                self._below[ancestor] = self._below.get(ancestor, 0) + 1
+        else:
+            siblings.append(record)
+        self._rebuild(record.name)
+
+    def _rebuild(self, name: str) -> None:
+        owner = dns.name.from_text(name)
+        rrsets: dict[int, dns.rrset.RRset] = {}
+        for record in self._by_name[name]:
+            rdtype = record.rdata.rdtype
+            rrset = rrsets.get(rdtype)
+            if rrset is None:
+                rrset = rrsets[rdtype] = dns.rrset.RRset(owner, _IN, rdtype)
+            rrset.add(record.rdata, record.ttl)  # an RRset's TTL is its lowest
+        self._rrsets[name] = rrsets
+
+
+def _replace_id(record: _Record, record_id: str) -> _Record:
+    return _Record(record_id, record.name, record.type, record.value, record.ttl, record.rdata)
