@@ -163,7 +163,10 @@ class Simulator:
             identity = self.get_identity(scope, raw_name)
         except NotFoundException as exc:
             raise SimNotFound(exc.message) from None
-        return self.store.history(scope.account, scope.region, identity.name)
+        from .core.clock import rfc3339
+
+        return [{**entry, "time": rfc3339(entry["at"])}
+                for entry in self.store.history(scope.account, scope.region, identity.name)]
 
     # --- checks and time ----------------------------------------------------
     def _lookup(self, config_domain: str, region: str) -> MxLookup:

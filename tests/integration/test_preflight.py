@@ -1,0 +1,34 @@
+"""`mailfrom-sim check`: the preflight against a real DNS server (the embedded one, over loopback)."""
+import subprocess
+import sys
+
+
+def preflight(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulator.cli", "check", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_found_exits_zero_and_prints_what_it_found(live, control):
+    control.add_mx("mail.example.com", "feedback-smtp.eu-west-1.amazonses.com")
+    result = preflight("mail.example.com", "--region", "eu-west-1", "--resolver", live.dns_address)
+    assert result.returncode == 0, result.stdout
+    assert "outcome: FOUND" in result.stdout and "feedback-smtp.eu-west-1.amazonses.com" in result.stdout
+
+
+def test_missing_exits_one_and_prints_the_records_to_publish(live):
+    result = preflight("mail.example.com", "--region", "eu-west-1", "--resolver", live.dns_address)
+    assert result.returncode == 1
+    assert "outcome: MISSING" in result.stdout
+    assert "MX 10 feedback-smtp.eu-west-1.amazonses.com" in result.stdout
+    assert "v=spf1 include:amazonses.com ~all" in result.stdout
+
+
+def test_a_dns_failure_exits_one_as_transient(live, control):
+    control.ok("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "servfail"})
+    result = preflight("mail.example.com", "--resolver", live.dns_address)
+    assert result.returncode == 1 and "outcome: TRANSIENT" in result.stdout
+
+
+def test_bad_arguments_exit_two(live):
+    assert preflight("not_a..domain", "--resolver", live.dns_address).returncode == 2
+    assert preflight("mail.example.com", "--resolver", "nonsense").returncode == 2

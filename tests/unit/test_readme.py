@@ -1,0 +1,11 @@
+"""The README's state diagram is the one generated from the transition table."""
+import re
+from pathlib import Path
+
+from simulator.core.machine import mermaid_diagram
+
+
+def test_the_readme_diagram_is_generated_from_the_table():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = re.search(r"<!-- diagram:start -->\n```mermaid\n(.*?)\n```\n<!-- diagram:end -->", readme, re.S)
+    assert block and block.group(1) == mermaid_diagram()
