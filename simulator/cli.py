@@ -88,7 +88,7 @@ def check(args) -> int:
     from .dns.resolver import parse_resolver_spec, records_to_publish
 
     try:
-        resolver = parse_resolver_spec(args.resolver, None)
+        resolver = parse_resolver_spec(args.resolver, None, args.timeout)
     except ValueError as exc:
         print(f"mailfrom-sim: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,423 @@
+"""The SES v1 query API (`POST /` with `Action=`, form in, XML out) over the same
+state as the rest-json APIs. The botocore `ses` model is the contract: requests are
+parsed and responses serialised by walking its shapes, not by hand-typed field lists.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import urllib.parse
+from functools import lru_cache
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, current_app, request
+
+from ..core import messages, rules
+from ..core.errors import AlreadyExistsException, AwsError, NotFoundException
+from ..core.model import Identity, IdentityType
+from .wire import request_id, scope
+
+bp = Blueprint("query", __name__)
+
+SERVICE = "ses"
+VERSION = "2010-12-01"
+XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
+MAX_FIELDS = 10_000  # far above any real request (50 recipients, 100 identities)
+MAX_IDENTITIES = 100  # GetIdentity*Attributes: AWS's limit, not in the model
+MAX_LIST_ITEMS = 1000
+
+_INDEX = re.compile(r"^[1-9][0-9]{0,5}$")
+_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+# XML 1.0 cannot carry these even as character references.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sim():
+    return current_app.extensions["mailfrom_sim"]
+
+
+def query_error(code: str, message: str, status: int = 400) -> AwsError:
+    """An error that exists only on the query API (MissingAction, ValidationError, ...)."""
+    error = AwsError(message)
+    error.code, error.status = code, status
+    return error
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@lru_cache(maxsize=1)
+def service_model():
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(SERVICE)
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+# --------------------------------------------------------------------------- form -> params
+
+
+class _Parser:
+    """Turns the flat form (`Destination.ToAddresses.member.1=...`) into the input
+    shape's nested value, collecting what AWS reports: missing required members and
+    constraint violations."""
+
+    def __init__(self, form: dict[str, str]):
+        self.form = form
+        self.missing: list[str] = []
+        self.violations: list[str] = []
+
+    def parse(self, shape, key: str, path: str):
+        kind = shape.type_name
+        if kind == "structure":
+            return self._structure(shape, key, path)
+        if kind == "list":
+            return self._list(shape, key, path)
+        if kind == "map":
+            return self._map(shape, key, path)
+        if key not in self.form:
+            return None
+        return self._scalar(shape, self.form[key], key, path)
+
+    def _structure(self, shape, key: str, path: str):
+        value = {}
+        for name, member in shape.members.items():
+            wire_name = member.serialization.get("name", name)
+            member_key = f"{key}.{wire_name}" if key else wire_name
+            member_path = f"{path}.{_camel(name)}" if path else _camel(name)
+            parsed = self.parse(member, member_key, member_path)
+            if parsed is not None:
+                value[name] = parsed
+        if not value and key:
+            return None
+        for name in shape.required_members:
+            if name not in value:
+                wire_name = shape.members[name].serialization.get("name", name)
+                self.missing.append(f"{key}.{wire_name}" if key else wire_name)
+        return value
+
+    def _indexed(self, prefix: str) -> list[tuple[int, str]]:
+        found = {}
+        for field in self.form:
+            if field.startswith(prefix):
+                index = field[len(prefix):].split(".", 1)[0]
+                if _INDEX.match(index):
+                    found[int(index)] = f"{prefix}{index}"
+        return sorted(found.items())
+
+    def _list(self, shape, key: str, path: str):
+        flattened = shape.serialization.get("flattened")
+        prefix = f"{key}." if flattened else f"{key}.{shape.member.serialization.get('name', 'member')}."
+        items = [self.parse(shape.member, item_key, path) for _, item_key in self._indexed(prefix)]
+        items = [item for item in items if item is not None]
+        if not items:
+            # botocore sends an empty list as `Key=`.
+            return [] if self.form.get(key) == "" else None
+        return items
+
+    def _map(self, shape, key: str, path: str):
+        result = {}
+        for _, entry_key in self._indexed(f"{key}.entry."):
+            k = self.parse(shape.key, f"{entry_key}.key", path)
+            v = self.parse(shape.value, f"{entry_key}.value", path)
+            if k is not None:
+                result[k] = v
+        return result or None
+
+    def _scalar(self, shape, raw: str, key: str, path: str):
+        kind = shape.type_name
+        if kind in ("integer", "long"):
+            if not _INTEGER.match(raw):
+                raise query_error("InvalidParameterValue",
+                                  f"Value '{raw}' for parameter {key} is invalid: it must be an integer.")
+            return int(raw)
+        if kind in ("double", "float"):
+            try:
+                return float(raw)
+            except ValueError:
+                raise query_error("InvalidParameterValue",
+                                  f"Value '{raw}' for parameter {key} is invalid: it must be a number.") from None
+        if kind == "boolean":
+            if raw not in ("true", "false"):
+                raise query_error("InvalidParameterValue",
+                                  f"Value '{raw}' for parameter {key} is invalid: it must be true or false.")
+            return raw == "true"
+        enum = getattr(shape, "enum", None)
+        if enum and raw not in enum:
+            allowed = ", ".join(sorted(enum))
+            self.violations.append(f"Value '{raw}' at '{path}' failed to satisfy constraint: "
+                                   f"Member must satisfy enum value set: [{allowed}]")
+        return raw  # strings; blobs stay base64 until the handler decodes them
+
+
+def _pairs(source: bytes) -> list[tuple[str, str]]:
+    try:
+        return urllib.parse.parse_qsl(source.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
+                                      errors="strict", max_num_fields=MAX_FIELDS)
+    except UnicodeDecodeError:
+        raise query_error("MalformedQueryString", "The request is not valid UTF-8.") from None
+    except ValueError:
+        raise query_error("MalformedQueryString", f"The request has more than {MAX_FIELDS} parameters.") from None
+
+
+def _form() -> dict[str, str]:
+    """The request's parameters: the query string's, then the form body's, which win.
+    A key given twice keeps its first value."""
+    body = request.get_data(cache=True) if request.method == "POST" else b""
+    fields: dict[str, str] = {}
+    for source in (body, request.query_string):
+        for key, value in _pairs(source) if source else ():
+            fields.setdefault(key, value)
+    return fields
+
+
+def _parse_input(operation: str, form: dict[str, str]) -> dict:
+    op_model = service_model().operation_model(operation)
+    if op_model.input_shape is None:
+        return {}
+    parser = _Parser(form)
+    params = parser.parse(op_model.input_shape, "", "")
+    if parser.missing:
+        raise query_error("MissingParameter", f"The request must contain the parameter {parser.missing[0]}.")
+    violations = parser.violations + _limit_violations(operation, params)
+    if violations:
+        count = len(violations)
+        raise query_error("ValidationError", f"{count} validation error{'s' if count > 1 else ''} detected: "
+                          + "; ".join(violations))
+    return params
+
+
+def _limit_violations(operation: str, params: dict) -> list[str]:
+    if operation in ("GetIdentityMailFromDomainAttributes", "GetIdentityVerificationAttributes"):
+        identities = params.get("Identities") or []
+        if len(identities) > MAX_IDENTITIES:
+            shown = ", ".join(identities[:MAX_IDENTITIES + 1]) + (", ..." if len(identities) > MAX_IDENTITIES + 1 else "")
+            return [f"Value '[{shown}]' at 'identities' failed to satisfy constraint: "
+                    f"Member must have length less than or equal to {MAX_IDENTITIES}"]
+    return []
+
+
+# --------------------------------------------------------------------------- result -> XML
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _xml(shape, value) -> str:
+    kind = shape.type_name
+    if kind == "structure":
+        parts = []
+        for name, member in shape.members.items():
+            if value.get(name) is None:
+                continue
+            tag = member.serialization.get("name", name)
+            parts.append(f"<{tag}>{_xml(member, value[name])}</{tag}>")
+        return "".join(parts)
+    if kind == "list":
+        tag = shape.member.serialization.get("name", "member")
+        return "".join(f"<{tag}>{_xml(shape.member, item)}</{tag}>" for item in value)
+    if kind == "map":
+        return "".join(f"<entry><key>{_xml(shape.key, k)}</key><value>{_xml(shape.value, v)}</value></entry>"
+                       for k, v in value.items())
+    return _text(value)
+
+
+def _xml_response(body: str, status: int = 200) -> Response:
+    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + body, status=status,
+                    content_type="text/xml; charset=utf-8")
+
+
+def result_response(operation: str, result: dict) -> Response:
+    output = service_model().operation_model(operation).output_shape
+    wrapper = output.serialization.get("resultWrapper", f"{operation}Result") if output is not None else None
+    inner = f"<{wrapper}>{_xml(output, result)}</{wrapper}>" if wrapper else ""
+    return _xml_response(
+        f'<{operation}Response xmlns="{XMLNS}">{inner}'
+        f"<ResponseMetadata><RequestId>{request_id()}</RequestId></ResponseMetadata></{operation}Response>")
+
+
+def error_response(error: AwsError) -> Response:
+    """The query API's error document. Every sender fault is a 400 (the v1 query API
+    has no 404s); a body over the size limit keeps its 413; our own faults are 5xx."""
+    if error.status >= 500:
+        status, fault = error.status, "Receiver"
+    else:
+        status, fault = (413 if error.status == 413 else 400), "Sender"
+    return _xml_response(
+        f'<ErrorResponse xmlns="{XMLNS}"><Error><Type>{fault}</Type><Code>{_text(error.query_code)}</Code>'
+        f"<Message>{_text(error.v1_message)}</Message></Error><RequestId>{request_id()}</RequestId></ErrorResponse>",
+        status)
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def verification_token(identity: Identity) -> str:
+    """Deterministic per identity without storage: 44 base64 characters, like AWS's."""
+    seed = f"{identity.account}:{identity.region}:{identity.name}:{identity.created_at!r}"
+    return base64.b64encode(hashlib.sha256(seed.encode()).digest()).decode()
+
+
+def _ensure_identity(raw_name: str) -> Identity:
+    """VerifyDomainIdentity / VerifyEmailIdentity: create unless it exists (idempotent)."""
+    s = sim()
+    found = s.find_identities(scope(), [raw_name]).get(raw_name)
+    if found is not None:
+        return found
+    try:
+        return s.create_identity(scope(), raw_name)
+    except AlreadyExistsException:  # a concurrent Verify won the race
+        return s.get_identity(scope(), raw_name)
+
+
+def verify_domain_identity(params: dict) -> dict:
+    domain = params["Domain"]
+    if "@" in domain:
+        raise query_error("InvalidParameterValue", f"Invalid domain name {domain}.")
+    return {"VerificationToken": verification_token(_ensure_identity(domain))}
+
+
+def verify_email_identity(params: dict) -> dict:
+    address = params["EmailAddress"]
+    if "@" not in address:
+        raise query_error("InvalidParameterValue", f"Invalid email address {address}.")
+    _ensure_identity(address)
+    return {}
+
+
+_IDENTITY_TYPES = {"EmailAddress": IdentityType.EMAIL_ADDRESS, "Domain": IdentityType.DOMAIN}
+
+
+def list_identities(params: dict) -> dict:
+    max_items = params.get("MaxItems")
+    if max_items is not None and not 1 <= max_items <= MAX_LIST_ITEMS:
+        raise query_error("InvalidParameterValue", f"MaxItems must be between 1 and {MAX_LIST_ITEMS}.")
+    type_ = _IDENTITY_TYPES.get(params.get("IdentityType"))
+    page, token = sim().list_identities(scope(), max_items, params.get("NextToken") or None, type_)
+    result = {"Identities": [i.name for i in page]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def delete_identity(params: dict) -> dict:
+    try:
+        sim().delete_identity(scope(), params["Identity"])
+    except NotFoundException:
+        pass  # AWS answers success for an identity that does not exist
+    return {}
+
+
+def get_identity_verification_attributes(params: dict) -> dict:
+    found = sim().find_identities(scope(), params.get("Identities") or [])
+    attributes = {}
+    for asked, identity in found.items():
+        entry = {"VerificationStatus": identity.verification_status.v1}
+        if identity.type is IdentityType.DOMAIN:
+            entry["VerificationToken"] = verification_token(identity)
+        attributes[asked] = entry
+    return {"VerificationAttributes": attributes}
+
+
+def set_identity_mail_from_domain(params: dict) -> dict:
+    raw_behavior = params.get("BehaviorOnMXFailure")
+    behavior = rules.parse_behavior(raw_behavior, "v1") if raw_behavior is not None else None
+    sim().put_mail_from(scope(), params["Identity"], params.get("MailFromDomain") or None, behavior)
+    return {}
+
+
+def mail_from_domain_attributes(identity: Identity) -> dict:
+    """v1 spelling; like live AWS, only the behaviour when no MAIL FROM domain is set."""
+    attributes = {"BehaviorOnMXFailure": identity.behavior.v1}
+    if identity.mail_from is not None:
+        attributes["MailFromDomain"] = identity.mail_from.domain
+        attributes["MailFromDomainStatus"] = identity.mail_from.status.v1
+    return attributes
+
+
+def get_identity_mail_from_domain_attributes(params: dict) -> dict:
+    found = sim().find_identities(scope(), params.get("Identities") or [])
+    return {"MailFromDomainAttributes": {asked: mail_from_domain_attributes(i) for asked, i in found.items()}}
+
+
+def get_send_quota(params: dict) -> dict:
+    summary = sim().account_summary(scope())
+    return {"Max24HourSend": summary["max_24_hour_send"], "MaxSendRate": summary["max_send_rate"],
+            "SentLast24Hours": summary["sent_last_24_hours"]}
+
+
+def send_email(params: dict) -> dict:
+    message = params["Message"]
+    simple = {"Subject": message["Subject"], "Body": message["Body"]}
+    message_id = sim().send_email(
+        scope(), from_address=params["Source"], destination=params["Destination"],
+        content={"Simple": simple}, reply_to=params.get("ReplyToAddresses"),
+        max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS)
+    return {"MessageId": message_id}
+
+
+def send_raw_email(params: dict) -> dict:
+    try:
+        data = messages.decode_raw_base64(params["RawMessage"]["Data"])
+    except messages.MessageError as exc:
+        raise query_error(exc.v1_code, exc.message) from None
+    destinations = params.get("Destinations")
+    message_id = sim().send_email(
+        scope(), from_address=params.get("Source") or None,
+        destination={"ToAddresses": destinations} if destinations else None,
+        content={"Raw": {"Data": data}},
+        max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS)
+    return {"MessageId": message_id}
+
+
+OPERATIONS = {
+    "VerifyDomainIdentity": verify_domain_identity,
+    "VerifyEmailIdentity": verify_email_identity,
+    "ListIdentities": list_identities,
+    "DeleteIdentity": delete_identity,
+    "GetIdentityVerificationAttributes": get_identity_verification_attributes,
+    "SetIdentityMailFromDomain": set_identity_mail_from_domain,
+    "GetIdentityMailFromDomainAttributes": get_identity_mail_from_domain_attributes,
+    "GetSendQuota": get_send_quota,
+    "SendEmail": send_email,
+    "SendRawEmail": send_raw_email,
+}
+
+
+def _dispatch() -> Response:
+    form = _form()
+    action = form.get("Action")
+    if not action:
+        raise query_error("MissingAction", "The request must contain the parameter Action.")
+    handler = OPERATIONS.get(action)
+    if handler is None:
+        if action in service_model().operation_names:
+            raise query_error("InvalidAction", f"The action {action} is not simulated by mailfrom-sim.")
+        raise query_error("InvalidAction", f"The action {action} is not valid for this web service.")
+    version = form.get("Version")
+    if version is None:
+        raise query_error("MissingParameter", "The request must contain the parameter Version.")
+    if version != VERSION:
+        raise query_error("NoSuchVersion", f"The requested version ({version}) of service AmazonSES does not exist.")
+    return result_response(action, handler(_parse_input(action, form)))
+
+
+@bp.route("/", methods=["GET", "POST"])
+def query_api():
+    # Errors are rendered here rather than by the app's handler so that a GET (which
+    # AWS's query APIs also accept) answers in XML too.
+    try:
+        return _dispatch()
+    except AwsError as error:
+        return error_response(error)
