@@ -24,8 +24,8 @@ __all__ = ["EmbeddedDnsServer"]
 
 log = logging.getLogger(__name__)
 
-# What we accept over UDP at most, whatever the client advertises: the DNS
-# Flag Day 2020 size, which avoids IP fragmentation. Bigger answers go via TCP.
+# The largest UDP answer sent, whatever bigger size a client advertises: the
+# DNS Flag Day 2020 size, which avoids IP fragmentation. Bigger answers go via TCP.
 UDP_PAYLOAD_LIMIT = 1232
 # RFC 1035: the UDP limit for a client that does not speak EDNS.
 CLASSIC_UDP_LIMIT = 512
@@ -162,6 +162,9 @@ class EmbeddedDnsServer:
                 except (BlockingIOError, InterruptedError):
                     continue
                 except OSError:
+                    # e.g. out of file descriptors: the listener stays readable,
+                    # so pause instead of spinning.
+                    self._stopping.wait(0.05)
                     continue
                 serial += 1
                 thread = threading.Thread(
