@@ -31,6 +31,7 @@ from .core.model import (
     HistoryEntry,
     Identity,
     IdentityType,
+    LookupOutcome,
     MailFromDecision,
     MailFromStatus,
     MxLookup,
@@ -169,49 +170,46 @@ class Simulator:
                 for entry in self.store.history(scope.account, scope.region, identity.name)]
 
     # --- checks and time ----------------------------------------------------
-    def _lookup(self, config_domain: str, region: str) -> MxLookup:
-        if self.resolver is None:
-            from .core.model import LookupOutcome
-
-            return MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured")
-        return self.resolver.lookup(config_domain, region)
-
     def _apply_checks(self, work: list[tuple[Identity, MxLookup | None]], now: float,
                       force: bool) -> list[dict]:
-        """Commit the outcome of each (identity, lookup) unless a Put changed it meanwhile."""
+        """Commit each check's outcome with its history entries, unless a Put changed it meanwhile."""
         results = []
-        for start in range(0, len(work), 256):
+        for start in range(0, len(work), 500):
             with self.store.transaction() as tx:
-                for seen, lookup in work[start:start + 256]:
-                    current = self.store.get_identity(seen.account, seen.region, seen.name)
-                    if current is None or current.mail_from != seen.mail_from:
-                        continue  # deleted or Put meanwhile: its new config is checked on its own schedule
+                for seen, lookup in work[start:start + 500]:
                     config = seen.mail_from
                     assert config is not None
-                    if force and config.status.is_checked:
-                        config = replace(config, next_check_at=now)
-                    updated, entries = machine.catch_up(config, lookup, now, self.settings)
-                    self.store.save_identity(tx, replace(current, mail_from=updated))
+                    due = replace(config, next_check_at=now) if force and config.status.is_checked else config
+                    updated, entries = machine.catch_up(due, lookup, now, self.settings)
+                    if not self.store.update_mail_from_if_unchanged(tx, seen, updated):
+                        continue  # deleted or Put meanwhile: the new config is checked on its own schedule
                     self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
                     results.append({
                         "identity": seen.name, "account": seen.account, "region": seen.region,
-                        "domain": config.domain, "from": seen.mail_from.status.value,
-                        "to": updated.status.value,
+                        "domain": config.domain, "from": config.status.value, "to": updated.status.value,
                         "lookup": lookup.to_dict() if lookup else None,
                         "transitions": [e.to_dict() for e in entries],
                     })
         return results
 
     def _lookups_for(self, identities: list[Identity], now: float, force: bool) -> list[tuple[Identity, MxLookup | None]]:
-        """Look up each configuration that needs it, concurrently; one lookup per domain."""
+        """Look up each configuration that needs it, one lookup per (domain, region), all at once."""
         wanted: dict[tuple[str, str], None] = {}
         for identity in identities:
             config = identity.mail_from
             if config is not None and (machine.needs_lookup(config, now) or (force and config.status.is_checked)):
                 wanted[(config.domain, identity.region)] = None
         keys = list(wanted)
-        answers = dict(zip(keys, self._pool.map(lambda k: self._lookup(*k), keys))) if keys else {}
+        answers = dict(zip(keys, self._lookup_all(keys))) if keys else {}
         return [(i, answers.get((i.mail_from.domain, i.region))) for i in identities if i.mail_from is not None]
+
+    def _lookup_all(self, keys: list[tuple[str, str]]) -> list[MxLookup]:
+        if self.resolver is None:
+            return [MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured") for _ in keys]
+        lookup_many = getattr(self.resolver, "lookup_many", None)
+        if lookup_many is not None:  # pipelined: far cheaper than a thread per lookup
+            return lookup_many(keys)
+        return list(self._pool.map(lambda key: self.resolver.lookup(*key), keys))
 
     def run_due(self, now: float | None = None) -> list[dict]:
         """Run every check and deadline due by `now` (the scheduler's tick and the clock's advance)."""

@@ -203,6 +203,21 @@ class Store:
         )
 
     @staticmethod
+    def update_mail_from_if_unchanged(conn: sqlite3.Connection, seen: Identity, config: MailFromConfig) -> bool:
+        """Store a check's result unless a Put or delete changed the configuration meanwhile."""
+        before = seen.mail_from
+        assert before is not None
+        cursor = conn.execute(
+            "UPDATE identities SET mf_status=?, mf_status_since=?, mf_deadline=?, mf_next_check_at=?, "
+            "mf_last_lookup=? WHERE account=? AND region=? AND name=? AND mf_domain=? AND mf_status=? "
+            "AND mf_status_since=? AND mf_deadline IS ? AND mf_next_check_at IS ?",
+            (config.status.value, config.status_since, config.deadline, config.next_check_at,
+             _lookup_to_json(config.last_lookup), seen.account, seen.region, seen.name, before.domain,
+             before.status.value, before.status_since, before.deadline, before.next_check_at),
+        )
+        return cursor.rowcount == 1
+
+    @staticmethod
     def delete_identity(conn: sqlite3.Connection, account: str, region: str, name: str) -> None:
         conn.execute("DELETE FROM identities WHERE account=? AND region=? AND name=?", (account, region, name))
 
