@@ -15,7 +15,7 @@ from typing import Protocol
 
 from . import __version__
 from .core import machine, messages, rules
-from .core.clock import SimClock
+from .core.clock import SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
     BadRequestException,
@@ -164,8 +164,6 @@ class Simulator:
             identity = self.get_identity(scope, raw_name)
         except NotFoundException as exc:
             raise SimNotFound(exc.message) from None
-        from .core.clock import rfc3339
-
         return [{**entry, "time": rfc3339(entry["at"])}
                 for entry in self.store.history(scope.account, scope.region, identity.name)]
 
@@ -342,8 +340,6 @@ class Simulator:
         return len(pending)
 
     def outbox(self, scope: Scope, limit: int = 100) -> list[dict]:
-        from .core.clock import rfc3339
-
         return [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
                  "raw": raw.decode("utf-8", errors="replace")}
                 for entry, relay, raw in self.store.outbox(scope.account, scope.region, limit)]
@@ -435,8 +431,6 @@ class Simulator:
 
     def health(self) -> dict:
         now = self.now()
-        from .core.clock import rfc3339
-
         return {
             "status": "ok", "version": __version__, "dns": self.dns_address,
             "clock": {"now": now, "iso": rfc3339(now), "offset": self.clock.offset},

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from ..core.clock import rfc3339
 from ..core.errors import SimNotFound, ValidationError
 from ..core.model import Scope
+from .wire import json_object
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 
@@ -27,16 +28,7 @@ def created(object_id: str, at: float, **extra) -> Response:
 
 
 def body() -> dict:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("the request body is not valid JSON") from None
-    if not isinstance(parsed, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return parsed
+    return json_object(ValidationError)
 
 
 def sim_scope() -> Scope:

@@ -41,18 +41,23 @@ def scope() -> Scope:
     return g.scope
 
 
-def json_body() -> dict:
-    """The request's JSON object; an empty body is {}; anything else is a SerializationException."""
+def json_object(error: type[Exception]) -> dict:
+    """The request's JSON object; an empty body is {}; anything else raises `error`."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise SerializationException("The request body is not valid JSON.") from None
+        raise error("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
-        raise SerializationException("The request body must be a JSON object.")
+        raise error("The request body must be a JSON object.")
     return body
+
+
+def json_body() -> dict:
+    """An AWS rest-json request body: malformed JSON is a SerializationException."""
+    return json_object(SerializationException)
 
 
 def optional_string(body: dict, key: str) -> str | None:
