@@ -1,0 +1,341 @@
+"""Shared helpers for the benchmark scripts (not a benchmark itself).
+
+Everything here stays on loopback, bounds its own waiting, and keeps track of
+every process it starts so the scripts can always clean up (`Processes`).
+Figures are printed, never asserted.
+
+`python bench/common.py hello-server` runs the bare Flask "hello" app on the
+same waitress server and thread count the simulator uses (the ceiling row of
+bench_api.py); it prints `hello ready: http://127.0.0.1:PORT`.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
+
+# Sent to both the simulator and moto_server so the request bytes are identical.
+# moto picks the service from the credential scope; the simulator reads only the
+# region (us-east-1) and the key (not 12 digits -> account 000000000000). Neither
+# checks the signature.
+AUTH_HEADER = ("AWS4-HMAC-SHA256 Credential=testing/20261126/us-east-1/ses/aws4_request, "
+               "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# --- processes -------------------------------------------------------------------
+class Processes:
+    """Every child a script starts; `close()` (also at exit and on SIGTERM/SIGINT)
+    terminates each one by its own pid, then kills it if it does not stop."""
+
+    def __init__(self) -> None:
+        self._children: list[subprocess.Popen] = []
+        atexit.register(self.close)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread
+                pass
+
+    def _on_signal(self, signum, _frame):
+        self.close()
+        raise SystemExit(128 + signum)
+
+    def add(self, process: subprocess.Popen) -> subprocess.Popen:
+        self._children.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen, timeout: float = 10.0) -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
+        if process in self._children:
+            self._children.remove(process)
+
+    def close(self) -> None:
+        for process in list(self._children):
+            try:
+                self.stop(process)
+            except Exception:
+                pass
+
+
+class _Drain(threading.Thread):
+    """Reads a child's output so a full pipe never blocks it; keeps the last lines."""
+
+    def __init__(self, stream, first_lines: list[str]):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.lines = deque(first_lines, maxlen=50)
+
+    def run(self) -> None:
+        for line in self.stream:
+            self.lines.append(line)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_line(process: subprocess.Popen, pattern: str, timeout: float, what: str) -> tuple[re.Match, _Drain]:
+    """Read the child's stdout until `pattern` matches (bounded by `timeout`)."""
+    found: dict = {}
+    seen: list[str] = []
+
+    def reader():
+        for line in process.stdout:
+            seen.append(line)
+            match = re.search(pattern, line)
+            if match:
+                found["match"] = match
+                return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "match" not in found:
+        process.kill()
+        raise RuntimeError(f"{what} did not start within {timeout:.0f} s: {''.join(seen)[-2000:]}")
+    drain = _Drain(process.stdout, seen)
+    drain.start()
+    return found["match"], drain
+
+
+class Simulator:
+    """`mailfrom-sim serve` as a child process on ephemeral loopback ports."""
+
+    def __init__(self, processes: Processes, db: str, *extra: str):
+        self.processes = processes
+        self.db = db
+        self.extra = extra
+        self.process: subprocess.Popen | None = None
+        self.url = self.dns = ""
+
+    def start(self, timeout: float = 30.0) -> "Simulator":
+        self.process = self.processes.add(subprocess.Popen(
+            [PYTHON, "-m", "simulator.cli", "serve", "--host", LOOPBACK, "--port", "0", "--dns-port", "0",
+             "--db", self.db, *self.extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))
+        match, self._drain = _wait_for_line(self.process, r"ready: API (\S+) DNS (\S+)", timeout, "mailfrom-sim")
+        self.url, self.dns = match.group(1), match.group(2)
+        return self
+
+    def kill9(self) -> None:
+        """SIGKILL, as a crash would: nothing gets a chance to flush or close."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.processes.stop(self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.processes.stop(self.process)
+
+
+def start_moto(processes: Processes, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """moto_server (all services) on a free loopback port; returns (process, url)."""
+    exe = BIN / "moto_server"
+    if not exe.exists():
+        raise SystemExit(f"moto_server not found next to {PYTHON}; install moto[server] into the venv")
+    port = free_port()
+    process = processes.add(subprocess.Popen([str(exe), "-H", LOOPBACK, "-p", str(port)], cwd=tempfile.gettempdir(),
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    url = f"http://{LOOPBACK}:{port}"
+    wait_http(url + "/moto-api/", timeout, "moto_server", process)
+    return process, url
+
+
+def start_hello(processes: Processes, timeout: float = 20.0) -> tuple[subprocess.Popen, str]:
+    process = processes.add(subprocess.Popen([PYTHON, str(Path(__file__).resolve()), "hello-server"], cwd=ROOT,
+                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    match, _ = _wait_for_line(process, r"hello ready: (\S+)", timeout, "hello server")
+    return process, match.group(1)
+
+
+def wait_http(url: str, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s")
+
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 120.0,
+         headers: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def aws_client(service: str, endpoint: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(retries={"max_attempts": 1}))
+
+
+# --- wrk ----------------------------------------------------------------------------
+# Appended to every script: one machine-readable line with the run's figures.
+WRK_DONE = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"connect_err\":%d,\"read_err\":%d,\"write_err\":%d," ..
+    "\"status_err\":%d,\"timeout_err\":%d,\"p50_us\":%d,\"p90_us\":%d,\"p99_us\":%d,\"max_us\":%d,\"mean_us\":%.1f}\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    """A Lua long-bracket literal holding `text` verbatim."""
+    level = "=" * 3
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk_script(method: str = "GET", body: str | None = None, headers: dict | None = None,
+               extra: str = "") -> str:
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = {lua_string(body)}")
+    for name, value in {"Authorization": AUTH_HEADER, **(headers or {})}.items():
+        lines.append(f"wrk.headers[ {lua_string(name)} ] = {lua_string(value)}")
+    return "\n".join(lines) + "\n" + extra + "\n" + WRK_DONE
+
+
+def require_wrk() -> str:
+    exe = shutil.which("wrk")
+    if exe is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk")
+    return exe
+
+
+def run_wrk(url: str, script: str, *, connections: int = 16, threads: int = 1, duration: float = 5.0,
+            timeout_s: float = 5.0) -> dict:
+    """One wrk run (keep-alive, `connections` connections); returns the WRKJSON figures plus rps."""
+    exe = require_wrk()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+        path = f.name
+    try:
+        result = subprocess.run(
+            [exe, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", f"--timeout={timeout_s:g}s",
+             "-s", path, url],
+            capture_output=True, text=True, timeout=duration + timeout_s + 30,
+        )
+    finally:
+        os.unlink(path)
+    match = re.search(r"^WRKJSON (\{.*\})$", result.stdout, re.M)
+    if not match:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stdout[-2000:]} {result.stderr[-2000:]}")
+    figures = json.loads(match.group(1))
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["errors"] = sum(figures[k] for k in ("connect_err", "read_err", "write_err", "status_err", "timeout_err"))
+    figures["non2xx"] = figures["status_err"]
+    figures["stdout"] = result.stdout
+    return figures
+
+
+# --- output ------------------------------------------------------------------------
+def ms(microseconds: float) -> str:
+    return f"{microseconds / 1000:.1f}"
+
+
+def table(headers: list[str], rows: list[list], title: str | None = None) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    if title:
+        print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    sys.stdout.flush()
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of `values` (p in 0..100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def goal(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def machine_line() -> str:
+    import platform
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+            f"{platform.machine()}, load average {load}")
+
+
+# --- the ceiling app ------------------------------------------------------------------
+def _hello_server() -> None:
+    from flask import Flask
+    from waitress.server import create_server
+
+    app = Flask("hello")
+
+    @app.get("/")
+    def hello():
+        return "hello"
+
+    server = create_server(app, host=LOOPBACK, port=0, threads=16, ident="hello")
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    print(f"hello ready: http://{LOOPBACK}:{server.effective_port}/", flush=True)
+    server.run()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["hello-server"]:
+        _hello_server()
+    else:
+        raise SystemExit(__doc__)
