@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from .api.app import create_app
@@ -112,13 +114,29 @@ class Runtime:
         except Exception:  # closed during shutdown
             log.debug("wsgi server stopped", exc_info=True)
 
+    def _drain_http(self, timeout: float = 5.0) -> None:
+        """Stop accepting, let requests in flight finish and their answers go out, then close."""
+        server = self.server
+        wasyncore.dispatcher.close(server)  # the listening socket only; the trigger still wakes the loop
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dispatcher = server.task_dispatcher
+            busy = dispatcher.queue or dispatcher.active_count or any(
+                getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0)
+                for channel in list(server._map.values()))
+            if not busy:
+                break
+            time.sleep(0.01)
+        for channel in list(server._map.values()):  # idle keep-alive clients would hold the loop open
+            if channel is not server.trigger:
+                channel.close()
+        server.task_dispatcher.shutdown()
+        server.trigger.close()
+
     def stop(self) -> None:
         """Stop taking requests, finish checks and deliveries, then close the database."""
         if self.server is not None:
-            self.server.close()
-            for channel in list(self.server._map.values()):  # keep-alive clients would hold the loop open
-                channel.close()
-            self.server.task_dispatcher.shutdown()
+            self._drain_http()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.scheduler.stop()

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.errors import AwsError, SimError, UnknownOperationException, RequestEntityTooLarge
 from . import control, rest_json
-from .wire import MAX_BODY, aws_error_response, request_id
+from .wire import MAX_BODY, aws_error_response, load_models, request_id
 
 log = logging.getLogger("mailfrom_sim.api")
 
@@ -35,6 +35,7 @@ def create_app(simulator, config: dict | None = None) -> Flask:
     app.config.update(DEFAULT_REGION="us-east-1", MAX_CONTENT_LENGTH=LARGE_BODY)
     app.config.update(config or {})
     app.extensions["mailfrom_sim"] = simulator
+    load_models()
 
     app.register_blueprint(rest_json.bp)
     app.register_blueprint(control.bp)

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import re
 import urllib.parse
-from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
@@ -17,6 +16,7 @@ from ..core import messages, rules
 from ..core.errors import AlreadyExistsException, AwsError, NotFoundException
 from ..core.model import Identity, IdentityType
 from .wire import request_id, scope
+from .wire import service_model as wire_service_model
 
 bp = Blueprint("query", __name__)
 
@@ -47,11 +47,8 @@ def query_error(code: str, message: str, status: int = 400) -> AwsError:
 # --------------------------------------------------------------------------- the model
 
 
-@lru_cache(maxsize=1)
 def service_model():
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(SERVICE)
+    return wire_service_model(SERVICE)
 
 
 def _camel(name: str) -> str:

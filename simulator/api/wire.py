@@ -80,13 +80,26 @@ def aws_error_response(error: AwsError) -> Response:
 
 
 @lru_cache(maxsize=None)
-def output_members(service: str, operation: str) -> frozenset[str]:
-    """The output members the botocore model defines for an operation."""
+def service_model(service: str):
+    """A botocore service model, loaded once per process (parsing one takes ~0.1 s)."""
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model(service)
-    shape = model.operation_model(operation).output_shape
+    return botocore.session.get_session().get_service_model(service)
+
+
+@lru_cache(maxsize=None)
+def output_members(service: str, operation: str) -> frozenset[str]:
+    """The output members the botocore model defines for an operation."""
+    shape = service_model(service).operation_model(operation).output_shape
     return frozenset(shape.members) if shape is not None else frozenset()
+
+
+def load_models(services=("sesv2", "pinpoint-email", "ses")) -> None:
+    """Parse the service models at start-up, not inside the first requests."""
+    for service in services:
+        model = service_model(service)
+        for operation in model.operation_names:
+            output_members(service, operation)
 
 
 def shaped(service: str, operation: str, payload: dict) -> dict:

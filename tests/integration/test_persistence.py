@@ -36,3 +36,50 @@ def test_sigterm_stops_cleanly(tmp_path):
     aws_client("sesv2", process.url).create_email_identity(EmailIdentity="example.com")
     output = process.stop()
     assert process.process.returncode == 0 and "stopped" in output
+
+
+def test_sigterm_under_load_keeps_every_acknowledged_write(tmp_path):
+    import threading
+    import time
+
+    db = str(tmp_path / "sim.db")
+    process = SimulatorProcess("--db", db).start()
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def writer(worker: int) -> None:
+        client = aws_client("sesv2", process.url)
+        for i in range(10_000):
+            if stop.is_set():
+                return
+            name = f"w{worker}-{i}.example.com"
+            try:
+                client.create_email_identity(EmailIdentity=name)
+            except Exception:
+                return  # the server is going away; this write was not acknowledged
+            acknowledged.append(name)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    output = process.stop()  # SIGTERM while the writers are still sending
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert acknowledged and process.process.returncode == 0
+    assert "Traceback" not in output and "Bad file descriptor" not in output, output
+
+    restarted = SimulatorProcess("--db", db).start()
+    try:
+        client = aws_client("sesv2", restarted.url)
+        stored, token = set(), None
+        while True:
+            page = client.list_email_identities(PageSize=1000, **({"NextToken": token} if token else {}))
+            stored |= {i["IdentityName"] for i in page["EmailIdentities"]}
+            token = page.get("NextToken")
+            if not token:
+                break
+        assert set(acknowledged) <= stored
+    finally:
+        restarted.stop()
