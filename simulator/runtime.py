@@ -19,6 +19,8 @@ from .simulator import Simulator
 from .store import Store
 
 log = logging.getLogger("mailfrom_sim")
+# waitress warns on every queued request under load; a busy simulator is not an incident.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 @dataclass
