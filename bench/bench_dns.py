@@ -1,11 +1,13 @@
-"""Throughput of a check's DNS path: MxResolver.lookup (MX + SPF TXT queries)
-against the embedded server holding ~10,000 MAIL FROM domains, from a thread
-pool, all in one process as in `mailfrom-sim serve`.
+"""Throughput of a check's DNS path against the embedded server holding ~10,000
+MAIL FROM domains, all in one process as in `mailfrom-sim serve`:
+MxResolver.lookup (MX + SPF TXT queries) from a thread pool, then
+MxResolver.lookup_many (the same queries pipelined over one socket).
 
-    .venv/bin/python bench/bench_dns.py [--names 10000] [--threads 12] [--rounds 2]
+    .venv/bin/python bench/bench_dns.py [--names 10000] [--threads 12] [--rounds 2] [--skip-lookup]
 
-Round 1 meets a cold answer cache in the server; later rounds a warm one, as
-the scheduler's periodic re-checks do.
+Round 1 of each meets a cold answer cache in the server (a zone change empties
+it); later rounds a warm one, as the scheduler's periodic re-checks do.
+lookup_many's results are compared with lookup's, name by name.
 """
 from __future__ import annotations
 
@@ -55,20 +57,37 @@ def run_round(resolver: MxResolver, expected, threads: int, check_spf: bool = Tr
         domain, want = item
         started = time.perf_counter()
         result = resolver.lookup(domain, REGION, check_spf=check_spf)
-        return time.perf_counter() - started, result.outcome, want
+        return time.perf_counter() - started, result.outcome, want, result
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(timed, expected))
     elapsed = time.perf_counter() - started
-    latencies = sorted(latency for latency, _, _ in results)
+    latencies = sorted(latency for latency, _, _, _ in results)
     return {
+        "results": [result for _, _, _, result in results],
         "elapsed": elapsed,
         "rate": len(results) / elapsed,
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
-        "outcomes": Counter(outcome.value for _, outcome, _ in results),
-        "wrong": sum(outcome is not want for _, outcome, want in results),
+        "outcomes": Counter(outcome.value for _, outcome, _, _ in results),
+        "wrong": sum(outcome is not want for _, outcome, want, _ in results),
+    }
+
+
+def run_batch(resolver: MxResolver, expected, check_spf: bool = True) -> dict:
+    """One lookup_many over every name."""
+    items = [(domain, REGION) for domain, _ in expected]
+    started = time.perf_counter()
+    results = resolver.lookup_many(items, check_spf=check_spf)
+    elapsed = time.perf_counter() - started
+    return {
+        "results": results,
+        "elapsed": elapsed,
+        "rate": len(results) / elapsed,
+        "outcomes": Counter(result.outcome.value for result in results),
+        "wrong": sum(result.outcome is not want for result, (_, want) in zip(results, expected)),
+        "stats": resolver.last_batch_stats,
     }
 
 
@@ -117,6 +136,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--no-spf", action="store_true", help="skip the advisory SPF TXT query")
+    parser.add_argument("--skip-lookup", action="store_true", help="bench lookup_many only")
     args = parser.parse_args()
 
     zone, expected = build_zone(args.names)
@@ -126,19 +146,36 @@ def main() -> int:
             f"{args.names} names, {len(zone)} records, {args.threads} threads, "
             f"SPF {'skipped' if args.no_spf else 'looked up'}, server {server.host}:{server.port}"
         )
+        reference = None
+        if not args.skip_lookup:
+            for round_number in range(1, args.rounds + 1):
+                if round_number == 1:
+                    zone.add("bump.example.com", "A", "192.0.2.1")  # a change empties the server's answer cache
+                stats = run_round(resolver, expected, args.threads, check_spf=not args.no_spf)
+                reference = reference or stats["results"]
+                print(
+                    f"lookup      round {round_number}: {stats['rate']:6.0f} lookups/s in {stats['elapsed']:.2f} s, "
+                    f"p50 {stats['p50'] * 1000:.2f} ms, p99 {stats['p99'] * 1000:.2f} ms, "
+                    f"outcomes {dict(stats['outcomes'])}, wrong {stats['wrong']}"
+                )
+                if stats["wrong"]:
+                    return 1
         for round_number in range(1, args.rounds + 1):
-            stats = run_round(resolver, expected, args.threads, check_spf=not args.no_spf)
+            if round_number == 1:
+                zone.add(f"bump{round_number}.example.com", "A", "192.0.2.1")  # cold answer cache again
+            stats = run_batch(resolver, expected, check_spf=not args.no_spf)
+            differing = None if reference is None else sum(a != b for a, b in zip(stats["results"], reference))
             print(
-                f"round {round_number}: {stats['rate']:6.0f} lookups/s in {stats['elapsed']:.2f} s, "
-                f"p50 {stats['p50'] * 1000:.2f} ms, p99 {stats['p99'] * 1000:.2f} ms, "
-                f"outcomes {dict(stats['outcomes'])}, wrong {stats['wrong']}"
+                f"lookup_many round {round_number}: {stats['rate']:6.0f} lookups/s in {stats['elapsed']:.2f} s, "
+                f"outcomes {dict(stats['outcomes'])}, wrong {stats['wrong']}, "
+                f"{'' if differing is None else f'differing from lookup {differing}, '}engine {stats['stats']}"
             )
-            if stats["wrong"]:
+            if stats["wrong"] or differing:
                 return 1
         names = [domain for domain, _ in expected]
         for label in ("cold", "warm"):
             if label == "cold":
-                zone.add("bump.example.com", "A", "192.0.2.1")  # a change empties the server's answer cache
+                zone.add("bump-server.example.com", "A", "192.0.2.1")  # a change empties the server's answer cache
             rate, answered, sent = server_rate(server, names)
             print(f"server alone ({label} answer cache, client in another process): {rate:6.0f} queries/s, {answered}/{sent} answered")
     return 0

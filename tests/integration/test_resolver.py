@@ -27,161 +27,171 @@ def resolver(dns_server):
     return MxResolver(dns_server.address, timeout=2.0)
 
 
-def lookup(resolver, domain="mail.example.com", region="us-east-1") -> MxLookup:
-    return resolver.lookup(domain, region)
+@pytest.fixture(params=["lookup", "lookup_many"])
+def look(request):
+    """One check through `lookup`, or through `lookup_many([...])[0]` (the pipelined
+    engine): every case in this module must come out exactly the same both ways."""
+
+    def look(resolver, domain="mail.example.com", region="us-east-1", **options) -> MxLookup:
+        if request.param == "lookup":
+            return resolver.lookup(domain, region, **options)
+        [result] = resolver.lookup_many([(domain, region)], **options)
+        return result
+
+    return look
 
 
 # --- FOUND ---------------------------------------------------------------------------
 
 
-def test_found_for_the_one_mx_pointing_at_the_regions_feedback_host(resolver, dns_zone):
+def test_found_for_the_one_mx_pointing_at_the_regions_feedback_host(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result == MxLookup(FOUND, (f"10 {FEEDBACK}.",), None, None)
 
 
-def test_found_ignores_case_trailing_dots_and_the_preference(resolver, dns_zone):
+def test_found_ignores_case_trailing_dots_and_the_preference(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", f"0 {FEEDBACK.upper()}.")
 
-    result = resolver.lookup("MAIL.Example.COM.", " US-EAST-1 ")
+    result = look(resolver, "MAIL.Example.COM.", " US-EAST-1 ")
 
     assert result.outcome is FOUND
     assert result.answers == (f"0 {FEEDBACK}.",)
 
 
-def test_found_for_another_region(resolver, dns_zone):
+def test_found_for_another_region(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", "10 feedback-smtp.eu-west-1.amazonses.com")
 
-    assert lookup(resolver, region="eu-west-1").outcome is FOUND
-    assert lookup(resolver, region="us-east-1").outcome is MISSING
+    assert look(resolver, region="eu-west-1").outcome is FOUND
+    assert look(resolver, region="us-east-1").outcome is MISSING
 
 
-def test_found_through_a_cname_chain(resolver, dns_zone):
+def test_found_through_a_cname_chain(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "CNAME", "hop.example.net")
     dns_zone.add("hop.example.net", "CNAME", "mx-config.example.org")
     dns_zone.add("mx-config.example.org", "MX", f"10 {FEEDBACK}")
 
-    assert lookup(resolver).outcome is FOUND
+    assert look(resolver).outcome is FOUND
 
 
 # --- MISSING ---------------------------------------------------------------------------
 
 
-def test_missing_for_nxdomain(resolver, dns_zone):
+def test_missing_for_nxdomain(resolver, dns_zone, look):
     dns_zone.add("other.example.com", "MX", f"10 {FEEDBACK}")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result == MxLookup(MISSING, (), "NXDOMAIN: mail.example.com does not exist", None)
 
 
-def test_missing_for_a_name_without_mx(resolver, dns_zone):
+def test_missing_for_a_name_without_mx(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "TXT", SPF_RECORD)
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result == MxLookup(MISSING, (), "no MX record at mail.example.com (NOERROR, no data)", SPF_RECORD)
 
 
-def test_missing_for_an_mx_pointing_elsewhere(resolver, dns_zone):
+def test_missing_for_an_mx_pointing_elsewhere(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", "10 mx.other.com")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result.outcome is MISSING
     assert result.answers == ("10 mx.other.com.",)
     assert result.error == f"MX points to mx.other.com., expected {FEEDBACK}"
 
 
-def test_missing_for_a_null_mx(resolver, dns_zone):
+def test_missing_for_a_null_mx(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", "0 .")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert (result.outcome, result.answers) == (MISSING, ("0 .",))
 
 
-def test_missing_for_more_than_one_mx_even_if_one_is_right(resolver, dns_zone):
+def test_missing_for_more_than_one_mx_even_if_one_is_right(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", "20 mx.other.com")
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result.outcome is MISSING
     assert result.answers == (f"10 {FEEDBACK}.", "20 mx.other.com.")
     assert result.error == "2 MX records; exactly one is required"
 
 
-def test_missing_for_a_cname_to_a_name_that_does_not_exist(resolver, dns_zone):
+def test_missing_for_a_cname_to_a_name_that_does_not_exist(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "CNAME", "gone.example.net")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result.outcome is MISSING
     assert result.error == "NXDOMAIN: mail.example.com is an alias of gone.example.net, which does not exist"
 
 
 @pytest.mark.parametrize("domain", ["", ".", "x" * 64 + ".example.com", "a..example.com"])
-def test_missing_for_a_name_that_cannot_exist(resolver, domain):
-    result = resolver.lookup(domain, "us-east-1")
+def test_missing_for_a_name_that_cannot_exist(resolver, domain, look):
+    result = look(resolver, domain, "us-east-1")
 
     assert result.outcome is MISSING and result.error
 
 
-def test_a_removed_record_is_missing_at_once(resolver, dns_zone):
+def test_a_removed_record_is_missing_at_once(resolver, dns_zone, look):
     record = dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
-    assert lookup(resolver).outcome is FOUND
+    assert look(resolver).outcome is FOUND
 
     dns_zone.remove(record["id"])
 
-    assert lookup(resolver).outcome is MISSING
+    assert look(resolver).outcome is MISSING
 
 
 # --- TRANSIENT from the embedded server ------------------------------------------------
 
 
 @pytest.mark.parametrize("fault", ["servfail", "refused"])
-def test_transient_for_an_error_rcode_and_quickly(resolver, dns_zone, fault):
+def test_transient_for_an_error_rcode_and_quickly(resolver, dns_zone, fault, look):
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
     dns_zone.set_fault("example.com", fault)
 
     started = time.monotonic()
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert time.monotonic() - started < 0.5
     assert result.outcome is TRANSIENT and result.spf is None
     assert f"{fault.upper()} from 127.0.0.1:" in result.error
 
 
-def test_transient_for_a_timeout_within_the_timeout(dns_server, dns_zone):
+def test_transient_for_a_timeout_within_the_timeout(dns_server, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
     dns_zone.set_fault("mail.example.com", "timeout")
 
-    result, elapsed = timed_lookup(MxResolver(dns_server.address, timeout=SHORT))
+    result, elapsed = timed_lookup(look, MxResolver(dns_server.address, timeout=SHORT))
 
     assert result.outcome is TRANSIENT
     assert result.error == f"timeout: no answer for mail.example.com MX within {SHORT:g} s"
     assert SHORT * 0.9 <= elapsed < SHORT + 0.5
 
 
-def test_transient_for_a_cname_loop(resolver, dns_zone):
+def test_transient_for_a_cname_loop(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "CNAME", "loop.example.com")
     dns_zone.add("loop.example.com", "CNAME", "mail.example.com")
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert result.outcome is TRANSIENT
     assert "CNAME chain too long or looping" in result.error
 
 
-def test_transient_for_a_cname_chain_longer_than_the_resolver_follows(resolver, dns_zone):
+def test_transient_for_a_cname_chain_longer_than_the_resolver_follows(resolver, dns_zone, look):
     for hop in range(20):
         dns_zone.add(f"h{hop}.example.com", "CNAME", f"h{hop + 1}.example.com")
     dns_zone.add("h20.example.com", "MX", f"10 {FEEDBACK}")
 
-    assert lookup(resolver, "h0.example.com").outcome is TRANSIENT
+    assert look(resolver, "h0.example.com").outcome is TRANSIENT
 
 
 # --- TRANSIENT from misbehaving nameservers ----------------------------------------------
@@ -264,16 +274,16 @@ def mx_but_servfail_for_txt(data, sock, peer):
     sock.sendto(proper_response(data, rcode=dns.rcode.SERVFAIL if failing else dns.rcode.NOERROR).to_wire(), peer)
 
 
-def timed_lookup(resolver):
+def timed_lookup(look, resolver):
     started = time.monotonic()
-    result = resolver.lookup("mail.example.com", "us-east-1")
+    result = look(resolver, "mail.example.com", "us-east-1")
     return result, time.monotonic() - started
 
 
 @pytest.mark.parametrize("reply", [garbage, wrong_id, wrong_source, silent], ids=lambda f: f.__name__)
-def test_transient_when_no_acceptable_answer_arrives(reply):
+def test_transient_when_no_acceptable_answer_arrives(reply, look):
     with FakeNameserver(reply) as nameserver:
-        result, elapsed = timed_lookup(MxResolver(nameserver.address, timeout=SHORT))
+        result, elapsed = timed_lookup(look, MxResolver(nameserver.address, timeout=SHORT))
 
     assert nameserver.queries >= 1
     assert result.outcome is TRANSIENT and result.error.startswith("timeout")
@@ -285,20 +295,20 @@ def test_transient_when_no_acceptable_answer_arrives(reply):
     [(answer_with_nxdomain, "malformed answer"), (truncated_with_no_tcp, "unreachable")],
     ids=["nxdomain_with_answer", "truncated_but_no_tcp"],
 )
-def test_transient_for_a_malformed_answer_quickly(reply, error):
+def test_transient_for_a_malformed_answer_quickly(reply, error, look):
     with FakeNameserver(reply) as nameserver:
-        result, elapsed = timed_lookup(MxResolver(nameserver.address, timeout=2.0))
+        result, elapsed = timed_lookup(look, MxResolver(nameserver.address, timeout=2.0))
 
     assert result.outcome is TRANSIENT and error in result.error
     assert elapsed < 0.5
 
 
-def test_transient_when_nothing_listens_on_the_port():
+def test_transient_when_nothing_listens_on_the_port(look):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((HOST, 0))
         closed_port = probe.getsockname()[1]
 
-    result, elapsed = timed_lookup(MxResolver((HOST, closed_port), timeout=SHORT))
+    result, elapsed = timed_lookup(look, MxResolver((HOST, closed_port), timeout=SHORT))
 
     assert result.outcome is TRANSIENT
     assert elapsed < SHORT + 0.5
@@ -307,44 +317,44 @@ def test_transient_when_nothing_listens_on_the_port():
 # --- SPF advice ---------------------------------------------------------------------------
 
 
-def test_spf_is_reported_alongside_found(resolver, dns_zone):
+def test_spf_is_reported_alongside_found(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
     dns_zone.add("mail.example.com", "TXT", "google-site-verification=abc")
     dns_zone.add("mail.example.com", "TXT", SPF_RECORD)
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert (result.outcome, result.spf) == (FOUND, SPF_RECORD)
 
 
 @pytest.mark.parametrize("txt", [None, "not spf", "v=spf10 nope"])
-def test_spf_is_none_without_an_spf_txt(resolver, dns_zone, txt):
+def test_spf_is_none_without_an_spf_txt(resolver, dns_zone, txt, look):
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
     if txt:
         dns_zone.add("mail.example.com", "TXT", txt)
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert (result.outcome, result.spf) == (FOUND, None)
 
 
-def test_spf_never_changes_the_outcome(resolver, dns_zone):
+def test_spf_never_changes_the_outcome(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", "10 mx.other.com")
     dns_zone.add("mail.example.com", "TXT", SPF_RECORD)
 
-    result = lookup(resolver)
+    result = look(resolver)
 
     assert (result.outcome, result.spf) == (MISSING, SPF_RECORD)
 
 
-def test_a_failing_txt_lookup_is_just_no_spf():
+def test_a_failing_txt_lookup_is_just_no_spf(look):
     with FakeNameserver(mx_but_servfail_for_txt) as nameserver:
-        result, _ = timed_lookup(MxResolver(nameserver.address, timeout=2.0))
+        result, _ = timed_lookup(look, MxResolver(nameserver.address, timeout=2.0))
 
     assert (result.outcome, result.spf) == (FOUND, None)
 
 
-def test_a_truncated_answer_is_fetched_over_tcp(resolver, dns_zone):
+def test_a_truncated_answer_is_fetched_over_tcp(resolver, dns_zone, look):
     big_spf = "v=spf1 " + " ".join(f"ip4:198.51.100.{i}" for i in range(120)) + " include:amazonses.com ~all"
     assert len(big_spf) > 1500
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
@@ -352,26 +362,26 @@ def test_a_truncated_answer_is_fetched_over_tcp(resolver, dns_zone):
     for i in range(60):  # and an MX answer too big for UDP as well
         dns_zone.add("big.example.com", "MX", f"{i} mx{i}.a-rather-long-mail-exchanger-name.example.net")
 
-    assert lookup(resolver).spf == big_spf
-    assert len(lookup(resolver, "big.example.com").answers) == 60
+    assert look(resolver).spf == big_spf
+    assert len(look(resolver, "big.example.com").answers) == 60
 
 
 # --- robustness -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("domain", "region"), [(None, "us-east-1"), ("mail.example.com", None), (42, object())])
-def test_lookup_never_raises(resolver, domain, region):
-    result = resolver.lookup(domain, region)
+def test_lookup_never_raises(resolver, domain, region, look):
+    result = look(resolver, domain, region)
 
     assert isinstance(result, MxLookup) and result.outcome in (MISSING, TRANSIENT)
 
 
-def test_one_resolver_serves_many_threads(resolver, dns_zone):
+def test_one_resolver_serves_many_threads(resolver, dns_zone, look):
     for i in range(40):
         dns_zone.add(f"m{i}.example.com", "MX", f"10 {FEEDBACK}" if i % 2 else "10 mx.other.com")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(lambda i: lookup(resolver, f"m{i}.example.com").outcome, range(40)))
+        outcomes = list(pool.map(lambda i: look(resolver, f"m{i}.example.com").outcome, range(40)))
 
     assert outcomes == [MISSING, FOUND] * 20
 
@@ -426,7 +436,7 @@ def test_records_to_publish_are_the_mx_and_the_spf_txt():
     assert MxResolver.records_to_publish("mail.example.com", "us-east-1")[0].endswith(f"{FEEDBACK}.")
 
 
-@pytest.mark.parametrize("module_name", ["simulator.dns.resolver", "simulator.dns.server"])
+@pytest.mark.parametrize("module_name", ["simulator.dns.resolver", "simulator.dns.pipeline", "simulator.dns.server"])
 def test_the_public_names_are_exported(module_name):
     import importlib
 
@@ -435,10 +445,10 @@ def test_the_public_names_are_exported(module_name):
     assert all(hasattr(module, name) for name in module.__all__)
 
 
-def test_the_spf_query_can_be_skipped(resolver, dns_zone):
+def test_the_spf_query_can_be_skipped(resolver, dns_zone, look):
     dns_zone.add("mail.example.com", "MX", f"10 {FEEDBACK}")
     dns_zone.add("mail.example.com", "TXT", SPF_RECORD)
 
-    result = resolver.lookup("mail.example.com", "us-east-1", check_spf=False)
+    result = look(resolver, "mail.example.com", "us-east-1", check_spf=False)
 
     assert (result.outcome, result.spf) == (FOUND, None)

@@ -1,0 +1,589 @@
+"""Pipelined DNS queries: many questions in flight to one nameserver over one
+non-blocking UDP socket, for bulk MX/TXT checks (`MxResolver.lookup_many`).
+
+Each query goes out with the bytes dnspython's Resolver would send (RD, the
+resolver's EDNS0 settings), a window of them outstanding at once. A datagram
+is accepted only from the nameserver's address, with the id of a query in
+flight and that query's question (name case-insensitively, type, class);
+anything else is ignored, as dnspython's own UDP client ignores it, so a
+garbage, stray or spoofed datagram at worst leaves its query to time out.
+
+How a query ends is a `Reply`:
+- the everyday shapes are read straight from the wire (the asked type at the
+  asked name, NOERROR without data, plain NXDOMAIN): parsing with dnspython
+  costs several times everything else a query needs;
+- any other answer is parsed by dnspython and interpreted as
+  `dns.resolver.Resolver.resolve` does with one nameserver (CNAME chains,
+  error rcodes, malformed answers): the Answer it would return or the
+  exception it would raise;
+- a truncated answer is handed to `Resolver.resolve` itself on a worker
+  thread for the rest of the budget (it asks again and retries over TCP).
+
+A query unanswered after the resolver's per-attempt timeout is sent again;
+at its deadline it ends as dnspython's LifetimeTimeout. At most a window of
+queries waits in the server's receive queue at a time (see DEFAULT_WINDOW):
+in one process with the embedded server, overflowing its socket buffer would
+turn lost datagrams into retries and timeouts.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import select
+import socket
+import struct
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, NamedTuple
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+__all__ = ["DEFAULT_WINDOW", "Pipeline", "Reply"]
+
+log = logging.getLogger(__name__)
+
+# Queries that may sit in the server's receive queue at once. A receive
+# buffer of Linux's default size holds ~256 small datagrams (the embedded
+# server's does); more in flight loses queries whenever the server falls
+# behind, and a query lost twice ends as a timeout.
+DEFAULT_WINDOW = 128
+# A query stops counting against the window once an answer arrives to it or to
+# any query sent after it (the server has read past it: a "timeout" fault, or
+# lost), or once it is this old while the server has said nothing for as long
+# (a silent server holds nothing queued) ...
+_QUEUE_SECONDS = 0.2
+# ... while at most this many are outstanding in all.
+_MAX_IN_FLIGHT = 1024
+# Room for a window's worth of answers even at a few kB each.
+_RECEIVE_BUFFER = 4 * 1024 * 1024
+_TRUNCATION_WORKERS = 4
+# While a truncated query is being resolved on a worker, look for its end this often.
+_WORKER_POLL_SECONDS = 0.005
+
+_HEADER = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")  # type, class, TTL, rdata length
+_QR, _OPCODE, _TC = 0x8000, 0x7800, 0x0200
+_NOERROR, _NXDOMAIN = 0, 3
+_IN = dns.rdataclass.IN
+_MX, _TXT, _OPT = dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.OPT
+_QUESTION_NAME = b"\xc0\x0c"  # a compression pointer to the question's name
+_SAFE_LABEL_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+# dnspython's limit (dns.name.MAX_COMPRESSION_POINTER_CHAIN), kept low here:
+# anything the fast reader accepts, every dnspython version accepts.
+_MAX_POINTER_HOPS = 8
+
+
+class Reply(NamedTuple):
+    """How one query ended.
+
+    `kind` RECORDS: `records` holds the answer records read from the wire:
+    MX as (preference, exchange as lower-case text with the final dot), each
+    once as in a dnspython RRset; TXT as each record's strings joined (bytes).
+    NODATA and NXDOMAIN: the plain forms, no CNAME involved. RESOLVED: what
+    dnspython's Resolver.resolve would have returned (`answer`) or raised
+    (`error`).
+    """
+
+    kind: str
+    records: tuple = ()
+    answer: dns.resolver.Answer | None = None
+    error: Exception | None = None
+
+
+RECORDS, NODATA, NXDOMAIN, RESOLVED = "records", "nodata", "nxdomain", "resolved"
+_NODATA_REPLY = Reply(NODATA)
+_NXDOMAIN_REPLY = Reply(NXDOMAIN)
+
+Callback = Callable[[Reply, float], None]
+
+
+class _Query:
+    __slots__ = (
+        "qname", "rdtype", "body", "question", "lifetime", "callback",
+        "id", "started", "deadline", "attempt", "sequence", "errors", "request", "done",
+    )
+
+    def __init__(self, qname: dns.name.Name, rdtype: int, body: bytes, question: bytes,
+                 lifetime: float, callback: Callback) -> None:
+        self.qname = qname
+        self.rdtype = rdtype
+        self.body = body  # the query's wire without its id
+        self.question = question  # the question's wire, lower-cased
+        self.lifetime = lifetime
+        self.callback = callback
+        self.id = -1
+        self.started = 0.0
+        self.deadline = 0.0
+        self.attempt = 0
+        self.sequence = 0  # of its latest transmission
+        self.errors: list = []
+        self.request: dns.message.QueryMessage | None = None
+        self.done = False
+
+
+class Pipeline:
+    """One batch of pipelined queries to the resolver's single Do53 nameserver.
+
+    `submit` queries (a callback may submit more, e.g. a TXT after an MX),
+    then `run` until every one has ended. Not thread-safe: one batch, one
+    thread, one socket.
+    """
+
+    @staticmethod
+    def supports(resolver: dns.resolver.Resolver) -> bool:
+        """Whether `resolver` is one plain UDP/TCP nameserver this engine can stand in for."""
+        servers = resolver.nameservers
+        return (
+            len(servers) == 1
+            and type(servers[0]) is dns.nameserver.Do53Nameserver
+            and resolver.keyname is None
+            and not resolver.cache
+        )
+
+    def __init__(self, resolver: dns.resolver.Resolver, *, window: int = DEFAULT_WINDOW) -> None:
+        if not self.supports(resolver):
+            raise ValueError("the pipeline needs a resolver with exactly one Do53 nameserver, no TSIG, no cache")
+        self._resolver = resolver
+        self._nameserver = server = resolver.nameservers[0]
+        self._server_text = str(server)
+        self._server_port = server.answer_port()
+        self._family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
+        self._peer = (server.address, server.port)
+        self._attempt_timeout = float(resolver.timeout)
+        self._window = max(1, int(window))
+        self._header, self._suffix = _query_template(resolver)
+        self._random = random.Random()
+        self._pending: deque[_Query] = deque()
+        self._inflight: dict[int, _Query] = {}
+        self._timers: list[tuple[float, int, _Query, int]] = []
+        self._serial = 0  # transmissions so far
+        self._pipe: deque[tuple[int, float]] = deque()  # (serial, sent at) of transmissions counting against the window
+        self._answered = 0  # the latest transmission (by serial) an answer came for
+        self._answered_at = float("-inf")  # when the latest answer came
+        self._workers: ThreadPoolExecutor | None = None
+        self._delegated: list[tuple[_Query, Future]] = []
+        self._sock: socket.socket | None = None
+        self._buffer = bytearray(65535)
+        # Counters for benchmarks and logs: queries ended, datagrams sent again,
+        # answers needing dnspython's parser, truncated answers handed to a worker.
+        self.stats = {"queries": 0, "resent": 0, "parsed_by_dnspython": 0, "truncated": 0}
+
+    # --- the interface --------------------------------------------------------
+
+    def submit(self, qname: dns.name.Name, rdtype: int, lifetime: float, callback: Callback, *,
+               first: bool = False) -> None:
+        """Queue a question; `callback(reply, started)` runs when it ends.
+
+        `lifetime` counts from when the query is first sent (`started`, a
+        time.monotonic() value). `first` puts it ahead of queued questions.
+        """
+        question = qname.to_wire() + struct.pack("!HH", rdtype, _IN)
+        query = _Query(qname, rdtype, self._header + question + self._suffix, question.lower(),
+                       lifetime, callback)
+        if first:
+            self._pending.appendleft(query)
+        else:
+            self._pending.append(query)
+
+    def run(self) -> None:
+        """Send, receive, retry and finish every submitted query (and any the callbacks add)."""
+        sock = self._sock = socket.socket(self._family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+            except OSError:
+                pass  # the kernel's default then; the window is sized for that too
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            while True:
+                if not self._inflight:
+                    self._pipe.clear()  # nothing of ours can be waiting at the server
+                self._send()
+                if not self._inflight and not self._delegated and not self._pending:
+                    return
+                if poller.poll(self._wait_ms()):
+                    self._drain(sock)
+                self._expire()
+                if self._delegated:
+                    self._collect_delegated()
+        finally:
+            self._sock = None
+            sock.close()
+            if self._workers is not None:
+                self._workers.shutdown(wait=True)
+
+    # --- sending ---------------------------------------------------------------
+
+    def _send(self) -> None:
+        pending, inflight = self._pending, self._inflight
+        while pending and len(inflight) < _MAX_IN_FLIGHT:
+            now = time.monotonic()
+            if self._pipe_length(now) >= self._window:
+                return
+            query = pending.popleft()
+            query.started = now
+            query.deadline = now + query.lifetime
+            if query.lifetime <= 0:
+                self._time_out(query, now)
+                continue
+            query_id = self._random.getrandbits(16)
+            while query_id in inflight:
+                query_id = self._random.getrandbits(16)
+            query.id = query_id
+            inflight[query_id] = query
+            self._transmit(query, now)
+
+    def _pipe_length(self, now: float) -> int:
+        """Transmissions that may still be queued at the server."""
+        pipe = self._pipe
+        while pipe and pipe[0][0] <= self._answered:
+            pipe.popleft()
+        oldest = now - _QUEUE_SECONDS
+        if self._answered_at < oldest:
+            while pipe and pipe[0][1] < oldest:
+                pipe.popleft()
+        return len(pipe)
+
+    def _transmit(self, query: _Query, now: float) -> None:
+        """Send (or send again) `query` and arm its attempt timer."""
+        query.attempt += 1
+        attempt_ends = min(query.deadline, now + self._attempt_timeout)
+        self._serial += 1
+        query.sequence = self._serial
+        self._pipe.append((self._serial, now))
+        heapq.heappush(self._timers, (attempt_ends, self._serial, query, query.attempt))
+        try:
+            self._sock.sendto(query.id.to_bytes(2, "big") + query.body, self._peer)
+        except (BlockingIOError, InterruptedError):
+            pass  # like a datagram lost on the way: the attempt timer resends it
+        except OSError as error:
+            # dnspython: an I/O error takes the nameserver out of the mix -> NoNameservers.
+            self._fail(query, error)
+
+    # --- receiving -------------------------------------------------------------
+
+    def _drain(self, sock: socket.socket) -> None:
+        buffer, view = self._buffer, memoryview(self._buffer)
+        inflight, peer = self._inflight, self._peer
+        while True:
+            try:
+                size, source = sock.recvfrom_into(buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # e.g. an ICMP error surfacing; the affected query times out
+            if size < 12 or source[0] != peer[0] or source[1] != peer[1]:
+                continue
+            query = inflight.get((buffer[0] << 8) | buffer[1])
+            if query is None:
+                continue  # a late answer to a finished query, or not ours at all
+            if query.sequence > self._answered:
+                self._answered = query.sequence
+            self._answered_at = time.monotonic()
+            data = bytes(view[:size])
+            reply = _fast_reply(data, query)
+            if reply is None:
+                self.stats["parsed_by_dnspython"] += 1
+                reply = self._dnspython_reply(data, query)
+                if reply is None:
+                    continue  # not an acceptable answer to this query: keep waiting
+            if reply is _DELEGATE:
+                self._delegate(query)
+            else:
+                self._finish(query, reply)
+
+    def _dnspython_reply(self, data: bytes, query: _Query) -> Reply | None:
+        """What Resolver.resolve makes of this datagram; None: it would ignore it."""
+        request = self._request(query)
+        try:
+            response = dns.message.from_wire(data, raise_on_truncation=True)
+        except dns.message.Truncated as truncated:
+            # As dns.query.receive_udp: truncation counts only on a response to this query.
+            return _DELEGATE if request.is_response(truncated.message()) else None
+        except Exception:
+            return None  # ignore_errors: malformed datagrams are skipped
+        if not request.is_response(response):
+            return None
+        return self._interpret(query, request, response)
+
+    def _interpret(self, query: _Query, request: dns.message.QueryMessage, response: dns.message.Message) -> Reply:
+        """dns.resolver._Resolution.query_result for one nameserver, no cache, no SERVFAIL retry."""
+        rcode = response.rcode()
+        if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            rdtype = query.rdtype if rcode == dns.rcode.NOERROR else dns.rdatatype.ANY
+            try:
+                answer = dns.resolver.Answer(
+                    query.qname, rdtype, _IN, response,
+                    self._nameserver.answer_nameserver(), self._server_port,
+                )
+            except Exception as error:  # e.g. a CNAME loop, an answer with NXDOMAIN
+                return self._no_nameservers(query, request, error, response)
+            if rcode == dns.rcode.NXDOMAIN:
+                return Reply(RESOLVED, error=dns.resolver.NXDOMAIN(
+                    qnames=[query.qname], responses={query.qname: response}))
+            if answer.rrset is None:
+                return Reply(RESOLVED, error=dns.resolver.NoAnswer(response=answer.response))
+            return Reply(RESOLVED, answer=answer)
+        if rcode == dns.rcode.YXDOMAIN:
+            return Reply(RESOLVED, error=dns.resolver.YXDOMAIN())
+        return self._no_nameservers(query, request, dns.rcode.to_text(rcode), response)
+
+    def _no_nameservers(self, query: _Query, request, problem, response) -> Reply:
+        query.errors.append((self._server_text, False, self._server_port, problem, response))
+        return Reply(RESOLVED, error=dns.resolver.NoNameservers(request=request, errors=query.errors))
+
+    def _request(self, query: _Query) -> dns.message.QueryMessage:
+        """The query as a dnspython message, for its is_response(); built only when needed."""
+        if query.request is None:
+            request = dns.message.from_wire(query.id.to_bytes(2, "big") + query.body)
+            query.request = request
+        query.request.id = query.id
+        return query.request
+
+    # --- timers ----------------------------------------------------------------
+
+    def _wait_ms(self) -> int:
+        timers = self._timers
+        while timers and (timers[0][2].done or timers[0][3] != timers[0][2].attempt):
+            heapq.heappop(timers)  # stale: the query ended or was sent again
+        now = time.monotonic()
+        wait = (timers[0][0] - now) if timers else 1.0
+        if self._pending and self._pipe:  # the window may open by age alone
+            wait = min(wait, max(self._pipe[0][1], self._answered_at) + _QUEUE_SECONDS - now)
+        if self._delegated:
+            wait = min(wait, _WORKER_POLL_SECONDS)
+        return max(0, int(wait * 1000) + 1)
+
+    def _expire(self) -> None:
+        timers = self._timers
+        now = time.monotonic()
+        while timers and timers[0][0] <= now:
+            _, _, query, attempt = heapq.heappop(timers)
+            if query.done or attempt != query.attempt:
+                continue
+            if now >= query.deadline:
+                self._time_out(query, now)
+            else:
+                # As Resolver.resolve: the attempt's timeout is an error on
+                # record, and the query goes out again within the lifetime.
+                query.errors.append((self._server_text, False, self._server_port, dns.exception.Timeout(), None))
+                self.stats["resent"] += 1
+                self._transmit(query, now)
+
+    def _time_out(self, query: _Query, now: float) -> None:
+        error = dns.resolver.LifetimeTimeout(timeout=now - query.started, errors=query.errors)
+        self._finish(query, Reply(RESOLVED, error=error))
+
+    # --- truncated answers: Resolver.resolve on a worker ----------------------------
+
+    def _delegate(self, query: _Query) -> None:
+        self.stats["truncated"] += 1
+        self._inflight.pop(query.id, None)
+        query.attempt += 1  # disarms its UDP timer
+        remaining = query.deadline - time.monotonic()
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(max_workers=_TRUNCATION_WORKERS, thread_name_prefix="dns-pipeline-tc")
+        future = self._workers.submit(self._resolve, query.qname, query.rdtype, max(remaining, 0.001))
+        self._delegated.append((query, future))
+
+    def _resolve(self, qname: dns.name.Name, rdtype: int, lifetime: float) -> Reply:
+        try:
+            answer = self._resolver.resolve(qname, rdtype, search=False, lifetime=lifetime)
+        except Exception as error:
+            return Reply(RESOLVED, error=error)
+        return Reply(RESOLVED, answer=answer)
+
+    def _collect_delegated(self) -> None:
+        still = []
+        for query, future in self._delegated:
+            if future.done():
+                try:
+                    reply = future.result()
+                except Exception as error:
+                    reply = Reply(RESOLVED, error=error)
+                self._finish(query, reply)
+            else:
+                still.append((query, future))
+        self._delegated = still
+
+    # --- endings -----------------------------------------------------------------
+
+    def _fail(self, query: _Query, error: Exception) -> None:
+        self._finish(query, self._no_nameservers(query, self._request(query), error, None))
+
+    def _finish(self, query: _Query, reply: Reply) -> None:
+        if query.done:
+            return
+        query.done = True
+        self.stats["queries"] += 1
+        if self._inflight.get(query.id) is query:
+            del self._inflight[query.id]
+        try:
+            query.callback(reply, query.started)
+        except Exception:
+            log.exception("a pipelined query's callback failed")
+
+
+_DELEGATE = Reply("delegate")
+
+
+def _query_template(resolver: dns.resolver.Resolver) -> tuple[bytes, bytes]:
+    """The bytes around the question in the resolver's queries: header without
+    the id, and the additional section (EDNS0 OPT), rendered once by dnspython."""
+    template = dns.message.make_query(dns.name.root, dns.rdatatype.A)
+    template.use_edns(resolver.edns, resolver.ednsflags, resolver.payload, options=resolver.ednsoptions)
+    if resolver.flags is not None:
+        template.flags = resolver.flags
+    wire = template.to_wire()
+    question_end = 12 + 1 + 4  # the root name, type, class
+    return wire[2:12], wire[question_end:]
+
+
+def _fast_reply(data: bytes, query: _Query) -> Reply | None:
+    try:
+        return _read_reply(data, query)
+    except (IndexError, struct.error):  # cut short: dnspython's parser will say what it makes of it
+        return None
+
+
+def _read_reply(data: bytes, query: _Query) -> Reply | None:
+    """The reply read without dnspython, for the everyday shapes only; None: let dnspython parse it.
+
+    Accepted: a response (QR, opcode QUERY, not truncated) echoing the
+    question, rcode NOERROR or NXDOMAIN in the header with no extended rcode,
+    answer records all of the asked type and class IN owned by the question's
+    name (a pointer to it), no authority records, at most an EDNS0 OPT without
+    options, nothing after. For NXDOMAIN only without answer records. Every
+    check dnspython's parser makes on these shapes is made here too.
+    """
+    question = query.question
+    question_end = 12 + len(question)
+    if data[12:question_end].lower() != question:
+        return None
+    _, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    if flags & (_QR | _OPCODE | _TC) != _QR or qdcount != 1 or nscount or arcount > 1:
+        return None
+    rcode = flags & 0xF
+    if rcode == _NXDOMAIN:
+        if ancount:
+            return None
+    elif rcode != _NOERROR:
+        return None
+    size = len(data)
+    rdtype = query.rdtype
+    position = question_end
+    records = []
+    for _ in range(ancount):
+        if data[position : position + 2] != _QUESTION_NAME:
+            return None
+        rtype, rclass, _, rdlength = _RR.unpack_from(data, position + 2)
+        start = position + 12
+        end = start + rdlength
+        if rtype != rdtype or rclass != _IN or end > size:
+            return None
+        if rdtype == _MX:
+            if rdlength < 3:
+                return None
+            exchange = _read_name(data, start + 2, end)
+            if exchange is None:
+                return None
+            records.append(((data[start] << 8) | data[start + 1], exchange))
+        elif rdtype == _TXT:
+            text = _read_strings(data, start, end)
+            if text is None:
+                return None
+            records.append(text)
+        else:
+            return None
+        position = end
+    if arcount:
+        # The OPT: root owner, type OPT, any payload, extended rcode 0, version 0, no options.
+        if position + 11 != size or data[position] != 0:
+            return None
+        rtype, _, ttl, rdlength = _RR.unpack_from(data, position + 1)
+        if rtype != _OPT or ttl & 0xFFFF0000 or rdlength:
+            return None
+        position = size
+    if position != size:
+        return None
+    if rcode == _NXDOMAIN:
+        return _NXDOMAIN_REPLY
+    if not records:
+        return _NODATA_REPLY
+    return Reply(RECORDS, tuple(dict.fromkeys(records)))
+
+
+def _read_name(data: bytes, position: int, end: int) -> str | None:
+    """A name in an rdata ending exactly at `end`, as lower-case text with the
+    final dot; None for anything dnspython might read differently or reject:
+    bad pointers (dns.name.from_wire_parser's rules), labels with characters
+    its text form would escape, too long a name."""
+    labels = []
+    length = 1
+    after = -1  # where the name ends in place: after its first pointer
+    limit = end  # reads stay below this
+    segment = biggest = position  # where the piece being read starts; pointers must go below it
+    hops = 0
+    while True:
+        if position >= limit:
+            return None
+        count = data[position]
+        if count == 0:
+            position += 1
+            break
+        if count < 64:
+            label_end = position + 1 + count
+            if label_end > limit:
+                return None
+            label = data[position + 1 : label_end]
+            if not _SAFE_LABEL_BYTES.issuperset(label):
+                return None
+            labels.append(label)
+            length += count + 1
+            position = label_end
+        elif count >= 192:
+            if position + 2 > limit:
+                return None
+            target = ((count & 0x3F) << 8) | data[position + 1]
+            hops += 1
+            if target >= biggest or hops > _MAX_POINTER_HOPS:
+                return None
+            if after < 0:
+                after = position + 2
+            # The target must not overlap the piece of the name that points to it.
+            biggest, limit, segment = target, segment, target
+            position = target
+        else:
+            return None
+    if after < 0:
+        after = position
+    if after != end or length > 255:
+        return None
+    if not labels:
+        return "."
+    return b".".join(labels).decode("ascii").lower() + "."
+
+
+def _read_strings(data: bytes, position: int, end: int) -> bytes | None:
+    """A TXT rdata's character-strings, joined; None if empty or malformed."""
+    if position >= end:
+        return None
+    parts = []
+    while position < end:
+        count = data[position]
+        position += 1
+        if position + count > end:
+            return None
+        parts.append(data[position : position + count])
+        position += count
+    return b"".join(parts)
