@@ -18,7 +18,10 @@ from email import policy as email_policy
 from email.header import Header, decode_header, make_header
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import format_datetime, formataddr
+from email.utils import formataddr
+
+from . import mime_fast
+from .mime_fast import encoded_subject, header_line
 
 __all__ = [
     "ComposedMessage",
@@ -64,7 +67,9 @@ _SINGLE_OCCURRENCE_HEADERS = frozenset(
 )
 
 # SES "automatically applies its own Message-ID and Date headers" (SendRawEmail docs).
-_HEADERS_SES_OVERWRITES = frozenset({"message-id", "date"})
+# Lower-case bytes: `_replace_headers` compares them with the raw field names.
+_HEADERS_SES_OVERWRITES = frozenset({b"message-id", b"date"})
+_RETURN_PATH = frozenset({b"return-path"})  # the receiving MTA's, replacing any sent
 
 _CRLF = b"\r\n"
 _SMTP_POLICY = email_policy.compat32.clone(linesep="\r\n")
@@ -124,7 +129,12 @@ def message_id_header(message_id: str, region: str) -> str:
 
 # RFC 5322 atext, plus "." which the dot rules below police.
 _LOCAL_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
-_DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_NAME = re.compile(rf"{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*")  # every label a _DOMAIN_LABEL
+# What almost every domain looks like. Such a domain has no whitespace, controls,
+# "[" or non-ASCII, so the checks for those can be skipped (they are per-character
+# Python loops, a good part of SendEmail's time).
+_PLAIN_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
 
 
 def parse_address(text: str) -> tuple[str, str]:
@@ -139,7 +149,9 @@ def parse_address(text: str) -> tuple[str, str]:
     """
     if not isinstance(text, str):
         raise _bad_request("Illegal address")
-    candidate, comment = _strip_comments(text.strip())
+    candidate = text.strip()
+    # Without "(" there is no comment, and _strip_comments would return the text as is.
+    candidate, comment = _strip_comments(candidate) if "(" in candidate else (candidate, "")
     if not candidate:
         raise _bad_request("Empty address")
     display = ""
@@ -175,32 +187,37 @@ def _validate_addr_spec(addr: str) -> str:
 
 
 def _validate_local_part(local: str) -> None:
-    if not local:
-        raise _bad_request("Missing local name")
-    if not local.isascii():
-        raise _bad_request("Local address contains non-ASCII characters (SMTPUTF8 is not supported)")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in local):
-        if not (_is_quoted(local) and "\r" not in local and "\n" not in local):
-            raise _bad_request("Local address contains control or whitespace")
-    if _is_quoted(local):
-        return
+    # An all-atext local part (the usual one) is non-empty, ASCII, free of
+    # whitespace and controls and unquoted: only the dot rules apply to it.
+    atext = _LOCAL_ATEXT.fullmatch(local) is not None
+    if not atext:
+        if not local:
+            raise _bad_request("Missing local name")
+        if not local.isascii():
+            raise _bad_request("Local address contains non-ASCII characters (SMTPUTF8 is not supported)")
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in local):
+            if not (_is_quoted(local) and "\r" not in local and "\n" not in local):
+                raise _bad_request("Local address contains control or whitespace")
+        if _is_quoted(local):
+            return
     if local.startswith("."):
         raise _bad_request("Local address starts with dot")
     if local.endswith("."):
         raise _bad_request("Local address ends with dot")
     if ".." in local:
         raise _bad_request("Local address contains dot-dot")
-    if not _LOCAL_ATEXT.fullmatch(local):
+    if not atext:
         raise _bad_request("Local address contains illegal character")
 
 
 def _normalise_domain(domain: str) -> str:
     if not domain:
         raise _bad_request("Missing domain")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in domain):
-        raise _bad_request("Domain contains control or whitespace")
-    if domain.startswith("["):
-        raise _bad_request("Domain literals are not supported")
+    if not _PLAIN_DOMAIN.fullmatch(domain):
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in domain):
+            raise _bad_request("Domain contains control or whitespace")
+        if domain.startswith("["):
+            raise _bad_request("Domain literals are not supported")
     if domain.startswith("."):
         raise _bad_request("Domain starts with dot")
     if domain.endswith("."):
@@ -215,9 +232,8 @@ def _normalise_domain(domain: str) -> str:
     domain = domain.lower()
     if len(domain) > 253:
         raise _bad_request("Domain is longer than 253 characters")
-    for label in domain.split("."):
-        if not _DOMAIN_LABEL.fullmatch(label):
-            raise _bad_request("Domain contains illegal character")
+    if not _DOMAIN_NAME.fullmatch(domain):
+        raise _bad_request("Domain contains illegal character")
     return domain
 
 
@@ -346,6 +362,7 @@ def build_from_simple(
     *,
     max_bytes: int = V2_MAX_MESSAGE_BYTES,
     max_recipients: int = MAX_RECIPIENTS,
+    boundary: str | None = None,
 ) -> ComposedMessage:
     """Compose the MIME message SES would build from `Content.Simple` (sesv2 `Message`).
 
@@ -363,11 +380,19 @@ def build_from_simple(
     SES's v1 InvalidParameterValue); Headers breaking the sesv2 model's rules or
     repeating a once-only header → BadRequestException; larger than `max_bytes` →
     MessageRejected "Message length is more than N bytes long: 'SIZE'.".
+
+    `boundary` fixes the multipart/alternative boundary (tests use it to compare
+    renderings); by default each message gets a fresh random one.
+
+    Rendering: the common shape (no attachments, short header lines, a simple
+    Subject) is written directly by `mime_fast`; the rest goes through the `email`
+    package. Both give the same bytes (tests/unit/test_messages_fast_path.py).
     """
     if not from_address:
         raise _bad_request("Missing required header 'From'.")
     from_display, sender = parse_address(from_address)
-    to, cc, bcc = _destination_addresses(destination)
+    displayed = _destination_displayed(destination)
+    to, cc, bcc = (tuple(addr for _, addr in pairs) for pairs in displayed)
     if not (to or cc or bcc):
         raise _bad_request("Missing required header 'To'.")  # live SES's wording, as for Raw
     _check_recipients(len(to) + len(cc) + len(bcc), max_recipients)
@@ -379,39 +404,83 @@ def build_from_simple(
     if not isinstance(body, dict):
         raise _bad_request("Missing required parameter Body")
 
-    mime = _body_part(body)
-    attachments = simple.get("Attachments") or []
+    # Validation happens in the same order whichever way the message is rendered,
+    # so a bad request gets the same error either way.
+    parts = _text_parts(body)
+    attachments = [_attachment_part(attachment) for attachment in simple.get("Attachments") or []]
+
+    subject = subject_content["Data"].replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    subject_charset = subject_content.get("Charset")
+    # Header order mirrors SES's: From, To, Cc, Reply-To, Subject, then MIME headers.
+    addressed = [("From", _format_address(from_display, sender))]
+    for name, pairs in (("To", displayed[0]), ("Cc", displayed[1]), ("Reply-To", replies)):
+        if pairs:
+            addressed.append((name, ", ".join(_format_address(*pair) for pair in pairs)))
+    subject_value = _encode_header_text(subject, subject_charset)
+    custom = _custom_headers(simple.get("Headers"), {name.lower() for name, _ in addressed} | {
+        "subject", "mime-version", "content-type", "content-transfer-encoding"})
+
+    mime_bytes = None
+    if not attachments:
+        mime_bytes = _render_fast(addressed, subject, subject_charset, custom, parts, boundary)
+    if mime_bytes is None:
+        headers = addressed + [("Subject", subject_value)] + custom
+        mime_bytes = _render_email(headers, parts, attachments, boundary)
+    _check_size(len(mime_bytes), max_bytes)
+    return ComposedMessage(sender, to, cc, bcc, subject, mime_bytes)
+
+
+def _render_fast(
+    addressed: list[tuple[str, str]],
+    subject: str,
+    subject_charset: str | None,
+    custom: list[tuple[str, str]],
+    parts: list[mime_fast.TextPart],
+    boundary: str | None,
+) -> bytes | None:
+    """The message written directly (see `mime_fast`), or None where only the
+    `email` package is sure to get it right."""
+    lines: list[str | None] = [header_line(name, value) for name, value in addressed]
+    if subject.isascii():
+        lines.append(header_line("Subject", subject))
+    else:
+        word = encoded_subject(subject, subject_charset)
+        lines.append(None if word is None else f"Subject: {word}\r\n")
+    lines.extend(header_line(name, value) for name, value in custom)
+    if None in lines:
+        return None
+    return mime_fast.render(lines, parts, boundary)
+
+
+def _render_email(
+    headers: list[tuple[str, object]],
+    parts: list[mime_fast.TextPart],
+    attachments: list[MIMENonMultipart],
+    boundary: str | None,
+) -> bytes:
+    """The message as the `email` package writes it (compat32 folding, CRLF)."""
+    mime: MIMENonMultipart | MIMEMultipart
+    if len(parts) == 1:
+        mime = _text_part(parts[0])
+    else:
+        mime = MIMEMultipart("alternative", boundary=boundary)
+        for part in parts:
+            mime.attach(_text_part(part))
     if attachments:
         mixed = MIMEMultipart("mixed")
         mixed.attach(mime)
         for attachment in attachments:
-            mixed.attach(_attachment_part(attachment))
+            mixed.attach(attachment)
         mime = mixed
-
-    subject = subject_content["Data"].replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
-    # Header order mirrors SES's: From, To, Cc, Reply-To, Subject, then MIME headers.
-    own_headers: list[tuple[str, object]] = [("From", _format_address(from_display, sender))]
-    if to:
-        own_headers.append(("To", ", ".join(_format_address(*a) for a in _displayed(destination, "ToAddresses"))))
-    if cc:
-        own_headers.append(("Cc", ", ".join(_format_address(*a) for a in _displayed(destination, "CcAddresses"))))
-    if replies:
-        own_headers.append(("Reply-To", ", ".join(_format_address(*a) for a in replies)))
-    own_headers.append(("Subject", _encode_header_text(subject, subject_content.get("Charset"))))
-    custom = _custom_headers(simple.get("Headers"), {name.lower() for name, _ in own_headers} | {
-        "mime-version", "content-type", "content-transfer-encoding"})
 
     for part in mime.walk():
         del part["MIME-Version"]  # MIMEBase puts one on every part; it belongs on the message only
     body_headers = list(mime.items())
     for name in list(mime.keys()):
         del mime[name]
-    for name, value in own_headers + custom + [("MIME-Version", "1.0")] + body_headers:
+    for name, value in headers + [("MIME-Version", "1.0")] + body_headers:
         mime[name] = value
-
-    mime_bytes = _to_crlf(mime.as_bytes(policy=_SMTP_POLICY))
-    _check_size(len(mime_bytes), max_bytes)
-    return ComposedMessage(sender, to, cc, bcc, subject, mime_bytes)
+    return _to_crlf(mime.as_bytes(policy=_SMTP_POLICY))
 
 
 def parse_raw(
@@ -484,42 +553,66 @@ def decode_raw_base64(data: str | bytes) -> bytes:
 
 def stamp_message(mime_bytes: bytes, message_id: str, region: str, sent_at: float) -> bytes:
     """Set SES's own Message-ID and Date, overwriting any the sender supplied."""
-    fields, body = _split_header_block(mime_bytes)
-    date = format_datetime(datetime.fromtimestamp(sent_at, timezone.utc))
-    stamped = (
-        f"Date: {date}\r\nMessage-ID: {message_id_header(message_id, region)}\r\n".encode("ascii")
-    )
-    kept = b"".join(f.raw for f in fields if f.key not in _HEADERS_SES_OVERWRITES)
-    return stamped + kept + _CRLF + body
+    return _replace_headers(mime_bytes, _HEADERS_SES_OVERWRITES, _stamp(message_id, region, sent_at))
 
 
 def with_return_path(mime_bytes: bytes, envelope_from: str) -> bytes:
     """Prepend `Return-Path: <envelope sender>` as the receiving MTA does at final
     delivery (RFC 5321 §4.4), dropping any Return-Path the sender put in."""
-    fields, body = _split_header_block(mime_bytes)
-    kept = b"".join(f.raw for f in fields if f.key != "return-path")
-    return f"Return-Path: <{envelope_from}>\r\n".encode("ascii") + kept + _CRLF + body
+    return _replace_headers(mime_bytes, _RETURN_PATH, _return_path(envelope_from))
 
 
 def delivered_mime(
     message: ComposedMessage, message_id: str, region: str, sent_at: float, envelope_from: str
 ) -> bytes:
-    """The message as a recipient's mailbox stores it: stamped by SES, Return-Path added."""
-    return with_return_path(stamp_message(message.mime_bytes, message_id, region, sent_at), envelope_from)
+    """The message as a recipient's mailbox stores it: stamped by SES, Return-Path added.
+
+    The same bytes as `with_return_path(stamp_message(...), envelope_from)`, with
+    the header block read once instead of twice.
+    """
+    return _replace_headers(
+        message.mime_bytes,
+        _HEADERS_SES_OVERWRITES | _RETURN_PATH,
+        _return_path(envelope_from) + _stamp(message_id, region, sent_at),
+    )
+
+
+def _stamp(message_id: str, region: str, sent_at: float) -> bytes:
+    date = _rfc5322_date(datetime.fromtimestamp(sent_at, timezone.utc))
+    return f"Date: {date}\r\nMessage-ID: {message_id_header(message_id, region)}\r\n".encode("ascii")
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc5322_date(moment: datetime) -> str:
+    """`email.utils.format_datetime` for a UTC datetime, in a third of its time
+    (it goes through timetuple() and strftime("%z"))."""
+    return "%s, %02d %s %04d %02d:%02d:%02d +0000" % (
+        _DAYS[moment.weekday()], moment.day, _MONTHS[moment.month - 1], moment.year,
+        moment.hour, moment.minute, moment.second,
+    )
+
+
+def _return_path(envelope_from: str) -> bytes:
+    return f"Return-Path: <{envelope_from}>\r\n".encode("ascii")
 
 
 # --------------------------------------------------------------------------- helpers: checks
 
 
 def _destination_addresses(destination: dict | None) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(addr for _, addr in pairs) for pairs in _destination_displayed(destination))
+
+
+def _destination_displayed(destination: dict | None) -> tuple[list[tuple[str, str]], ...]:
+    """(display name, address) pairs for To, Cc and Bcc, each parsed once."""
     if destination is None:
-        return (), (), ()
+        return [], [], []
     if not isinstance(destination, dict):
         raise _bad_request("Destination must be a structure")
-    return tuple(
-        tuple(addr for _, addr in _displayed(destination, key))
-        for key in ("ToAddresses", "CcAddresses", "BccAddresses")
-    )
+    return tuple(_displayed(destination, key) for key in ("ToAddresses", "CcAddresses", "BccAddresses"))
 
 
 def _displayed(destination: dict | None, key: str) -> list[tuple[str, str]]:
@@ -572,36 +665,33 @@ def _content(content: object, member: str) -> dict:
     return content
 
 
-def _body_part(body: dict) -> MIMENonMultipart | MIMEMultipart:
+def _text_parts(body: dict) -> list[mime_fast.TextPart]:
+    """The Text then Html part, validated and transfer-encoded; [] becomes one empty text/plain."""
     parts = [
-        _text_part(_content(body[member], f"Body.{member}"), subtype, f"Body.{member}")
+        _text_body(_content(body[member], f"Body.{member}"), subtype, f"Body.{member}")
         for member, subtype in (("Text", "plain"), ("Html", "html"))
         if body.get(member) is not None
     ]
-    if not parts:
-        return _text_part({"Data": ""}, "plain", "Body.Text")
-    if len(parts) == 1:
-        return parts[0]
-    alternative = MIMEMultipart("alternative")
-    for part in parts:
-        alternative.attach(part)
-    return alternative
+    return parts or [_text_body({"Data": ""}, "plain", "Body.Text")]
 
 
-def _text_part(content: dict, subtype: str, member: str) -> MIMENonMultipart:
+def _text_body(content: dict, subtype: str, member: str) -> mime_fast.TextPart:
     text = content["Data"].replace("\r\n", "\n").replace("\r", "\n")
     charset = content.get("Charset") or ("us-ascii" if text.isascii() else "utf-8")
     try:
         encoded = text.encode(charset)
     except UnicodeEncodeError:
         raise _bad_request(f"{member}.Data cannot be encoded in charset '{charset}'") from None
-    part = MIMENonMultipart("text", subtype, charset=charset)
-    if encoded.isascii() and all(len(line) <= 998 for line in encoded.split(b"\n")):
-        part["Content-Transfer-Encoding"] = "7bit"
-        part.set_payload(encoded.decode("ascii"))
-    else:
-        part["Content-Transfer-Encoding"] = "quoted-printable"
-        part.set_payload(quopri.encodestring(encoded).decode("ascii"))
+    # RFC 5322's 998-octet line limit; a body that short overall needs no per-line look.
+    if encoded.isascii() and (len(encoded) <= 998 or all(len(line) <= 998 for line in encoded.split(b"\n"))):
+        return mime_fast.TextPart(subtype, charset, "7bit", encoded.decode("ascii"))
+    return mime_fast.TextPart(subtype, charset, "quoted-printable", quopri.encodestring(encoded).decode("ascii"))
+
+
+def _text_part(text: mime_fast.TextPart) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", text.subtype, charset=text.charset)
+    part["Content-Transfer-Encoding"] = text.transfer_encoding
+    part.set_payload(text.payload)
     return part
 
 
@@ -756,3 +846,39 @@ def _split_header_block(data: bytes) -> tuple[list[_Field], bytes]:
             fields.append((name.decode("ascii"), [line]))
         position = following
     return [_Field(name, b"".join(line + _CRLF for line in lines)) for name, lines in fields], body
+
+
+# The header block as _split_header_block reads it: fields, each a first line that
+# is a name (printable ASCII but ":"), optional blanks and a colon, then any
+# continuation lines (starting with a blank). A line runs to the first CRLF, or to
+# the end of the data; a lone CR or LF is part of the line. The loops are
+# possessive: nothing here ever needs to backtrack, and it keeps the scan linear.
+_LINE = rb"[^\r]*+(?:\r(?!\n)[^\r]*+)*+(?:\r\n|\Z)"
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:" + _LINE + rb"(?:[ \t]" + _LINE + rb")*+")
+_HEADER_BLOCK = re.compile(rb"(?:[!-9;-~]+[ \t]*:" + _LINE + rb"(?:[ \t]" + _LINE + rb")*+)*+")
+
+
+def _replace_headers(data: bytes, drop: frozenset[bytes], prefix: bytes) -> bytes:
+    """`prefix`, then the header fields of `data` except those named in `drop`
+    (lower-case bytes), then CRLF and the body.
+
+    Byte for byte what splitting with `_split_header_block`, filtering the fields
+    and joining `f.raw` gives; this runs on every message sent, so it reads the
+    block with one regex and keeps it whole unless a field must go.
+    """
+    end = _HEADER_BLOCK.match(data).end()
+    head = data[:end]
+    if head and not head.endswith(_CRLF):
+        head += _CRLF  # the block ran to the end of the data; _Field.raw ends every line with CRLF
+    # Every field starts the block or follows a CRLF, so a field named in `drop`
+    # cannot hide from this test; a false hit ("Date-Extra:") only costs the loop.
+    lowered = _CRLF + head.lower()
+    if any(_CRLF + name in lowered for name in drop):
+        head = b"".join(f.group(0) for f in _FIELD.finditer(head) if f.group(1).lower() not in drop)
+    if data.startswith(_CRLF, end):
+        body = data[end + 2:]
+    elif data.startswith(b":", end):
+        raise _bad_request("Empty header names are illegal.")
+    else:
+        body = data[end:]  # a line that is no header ends the block (or there is no body at all)
+    return b"".join((prefix, head, _CRLF, body))

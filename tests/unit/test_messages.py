@@ -152,6 +152,15 @@ def test_text_and_html_make_multipart_alternative():
     assert message.get_body(("html",)).get_content().strip() == "<p>rich</p>"
 
 
+def test_the_alternative_boundary_can_be_pinned():
+    composed = build_from_simple(
+        "app@example.com", {"ToAddresses": ["u@example.org"]}, simple("plain", "<p>rich</p>"), boundary="pinned"
+    )
+
+    assert parsed(composed.mime_bytes).get_boundary() == "pinned"
+    assert composed.mime_bytes.endswith(b"\r\n--pinned--\r\n")
+
+
 def test_charset_is_honoured_for_subject_and_body():
     content = {
         "Subject": {"Data": "Grüße", "Charset": "ISO-8859-1"},
