@@ -1,6 +1,12 @@
 """The embedded authoritative DNS server: UDP and TCP on one port, answering
-from a `Zone` with dnspython's message handling. It owns the sockets and the
-threads serving them; what to answer is the zone's business.
+from a `Zone`. It owns the sockets, the threads serving them and a cache of
+rendered replies; what to answer is the zone's business.
+
+A plain query (one question, opcode QUERY, at most an EDNS0 OPT without
+options) for an answer the zone has pre-rendered (no CNAME chased, not ANY)
+is answered by hand (wire.py), byte for byte what dnspython would send; any
+other message goes through dnspython. Either way a plain query's reply is
+cached, and a zone change drops only the replies it may have changed.
 """
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from .zone import Zone
+from . import wire
+from .zone import Zone, ZoneAnswer
 
 __all__ = ["EmbeddedDnsServer"]
 
@@ -32,11 +39,37 @@ CLASSIC_UDP_LIMIT = 512
 TCP_IDLE_TIMEOUT = 10.0
 MAX_TCP_CONNECTIONS = 256
 ANSWER_CACHE_LIMIT = 50_000
+# Asked of the kernel for the UDP socket (which caps it at net.core.rmem_max):
+# a client pipelining a window of queries while this thread waits for the GIL
+# must find them all queued, not dropped; a drop costs it a retry timeout.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 _HEADER = struct.Struct("!HHHHHH")
+_QUESTION_TAIL = struct.Struct("!HH")  # type, class
 _OPT_RR = struct.Struct("!BHHBBHH")  # root owner, type, payload, ext-rcode, version, flags, rdlen
+_OPT_REPLY = wire.opt_record(UDP_PAYLOAD_LIMIT)  # what make_response(our_payload=...) renders
 _QR = 0x8000
 _QR_OR_OPCODE = 0xF800
 _MISS = object()
+
+
+class _AnswerCache:
+    """Replies to plain queries as of zone generation `generation`, without
+    their id (and in the letter case of whichever query was answered first).
+
+    `by_name` holds replies that depend on the asked name alone (see
+    ZoneAnswer.section), by lower-case wire name and then by the rest of the
+    query's shape: a zone change drops those of the names it touched.
+    `volatile` holds every other plain query's reply (a chased CNAME, ANY,
+    anything dnspython rendered), dropped on any change.
+    """
+
+    __slots__ = ("generation", "by_name", "volatile", "size")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.by_name: dict[bytes, dict[tuple, bytes | None]] = {}
+        self.volatile: dict[tuple, bytes | None] = {}
+        self.size = 0
 
 
 class EmbeddedDnsServer:
@@ -54,10 +87,13 @@ class EmbeddedDnsServer:
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         self._stopping = threading.Event()
-        # Rendered answers for plain queries, valid for one zone generation;
-        # replaced (never cleared in place) so a late writer cannot pollute
-        # the cache of a newer generation.
-        self._answer_cache: tuple[int, dict] = (-1, {})
+        # Read without a lock (hits); brought up to date with the zone and
+        # written under the lock, see _catch_up and _store.
+        self._cache = _AnswerCache(-1)
+        self._cache_lock = threading.Lock()
+        # How plain queries were answered: from the cache, rendered by hand,
+        # by dnspython. Unlocked: approximate under concurrent TCP clients.
+        self.counters = {"cached": 0, "by_hand": 0, "dnspython": 0}
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -80,6 +116,10 @@ class EmbeddedDnsServer:
             raise RuntimeError("the DNS server is already started")
         family = socket.getaddrinfo(self.host, None, type=socket.SOCK_DGRAM)[0][0]
         self._udp, self._tcp = _bind_pair(family, self.host, self._requested_port)
+        try:
+            self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        except OSError:
+            pass  # the default then; clients keep at most a window queued anyway
         self._port = self._udp.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping.clear()
@@ -137,10 +177,10 @@ class EmbeddedDnsServer:
                     except OSError:
                         # e.g. ICMP errors surfacing from an earlier sendto
                         continue
-                    wire = self._respond(data, udp=True)
-                    if wire is not None:
+                    reply = self._respond(data, udp=True)
+                    if reply is not None:
                         try:
-                            sock.sendto(wire, peer)
+                            sock.sendto(reply, peer)
                         except OSError:
                             pass
 
@@ -193,9 +233,9 @@ class EmbeddedDnsServer:
                 data = _recv_exactly(connection, struct.unpack("!H", prefix)[0])
                 if data is None:
                     return
-                wire = self._respond(data, udp=False)
-                if wire is not None:
-                    connection.sendall(struct.pack("!H", len(wire)) + wire)
+                reply = self._respond(data, udp=False)
+                if reply is not None:
+                    connection.sendall(struct.pack("!H", len(reply)) + reply)
         except OSError:
             pass  # timeouts, resets, shutdown by stop()
         finally:
@@ -216,30 +256,90 @@ class EmbeddedDnsServer:
             log.exception("embedded DNS server failed to answer a query")
             return _header_only_error(data, dns.rcode.SERVFAIL)
 
-    def _answer_from_cache(self, data: bytes, udp: bool, key: tuple, name_end: int) -> bytes | None:
-        # Parsing and rendering with dnspython costs ~10x the work of patching
-        # a rendered answer: the id and the question name's letter case
-        # (clients may randomise it, draft-vixie-dnsext-dns0x20) are the
-        # only parts of a plain query the answer must echo that the key omits.
-        generation = self.zone.generation
-        cached_generation, cache = self._answer_cache
-        if cached_generation != generation:
-            cache = {}
-            self._answer_cache = (generation, cache)
-        template = cache.get(key, _MISS)
-        if template is _MISS:
-            template = self._answer(data, udp)
-            if template is not None and template[12:name_end] != data[12:name_end]:
-                return template  # not a normal answer echoing the question: do not reuse
-            if len(cache) >= ANSWER_CACHE_LIMIT:
-                cache = {}
-                self._answer_cache = (generation, cache)
-            cache[key] = template
-        if template is None:
+    def _answer_from_cache(self, data: bytes, udp: bool, name: bytes, shape: tuple, name_end: int) -> bytes | None:
+        # A cached reply is patched rather than rendered again: the id and the
+        # question name's letter case (clients may randomise it,
+        # draft-vixie-dnsext-dns0x20) are the only parts of a plain query the
+        # reply echoes that the keys omit.
+        cache = self._cache
+        if cache.generation != self.zone.generation:
+            cache = self._catch_up()
+        group = cache.by_name.get(name)
+        reply = _MISS if group is None else group.get(shape, _MISS)
+        if reply is _MISS:
+            reply = cache.volatile.get((name, shape), _MISS)
+        if reply is _MISS:
+            generation = cache.generation
+            reply, by_name = self._render(data, udp, shape, name_end)
+            if reply is not None and reply[12:name_end] != data[12:name_end]:
+                return reply  # not a normal answer echoing the question: do not reuse
+            self._store(generation, name, shape, reply, by_name)
+            return reply
+        self.counters["cached"] += 1
+        if reply is None:
             return None
-        return data[:2] + template[2:12] + data[12:name_end] + template[name_end:]
+        return data[:2] + reply[2:12] + data[12:name_end] + reply[name_end:]
 
-    def _answer(self, data: bytes, udp: bool) -> bytes | None:
+    def _render(self, data: bytes, udp: bool, shape: tuple, name_end: int) -> tuple[bytes | None, bool]:
+        """A plain query's reply, and whether it depends on the asked name alone."""
+        _, question_tail, edns, limit = shape
+        qtype, qclass = _QUESTION_TAIL.unpack(question_tail)
+        result = None
+        if qclass == dns.rdataclass.IN and not dns.rdatatype.is_metatype(qtype):
+            key = wire.name_key(data[12:name_end])
+            if key is not None:
+                result = self.zone.answer(key, qtype)
+                if result.rcode is None:
+                    return None, True  # the "timeout" fault
+                if result.section is not None:
+                    reply = wire.render_reply(data, name_end + 4, result.rcode, result.fault is None, result.section,
+                                              _OPT_REPLY if edns else b"", limit, truncate=udp)
+                    if reply is not None:
+                        self.counters["by_hand"] += 1
+                        return reply, True
+        self.counters["dnspython"] += 1
+        return self._answer(data, udp, result), False
+
+    def _catch_up(self) -> _AnswerCache:
+        """The cache brought up to the zone's generation: the replies a change
+        may have altered dropped, or all of them."""
+        with self._cache_lock:
+            cache = self._cache
+            generation, names = self.zone.changes_since(cache.generation)
+            if generation == cache.generation:
+                return cache  # another thread caught up first
+            if names is None:
+                cache = self._cache = _AnswerCache(generation)
+                return cache
+            for name in names:
+                dropped = cache.by_name.pop(wire.name_to_wire(name), None)
+                if dropped:
+                    cache.size -= len(dropped)
+            cache.size -= len(cache.volatile)
+            cache.volatile = {}
+            cache.generation = generation
+            return cache
+
+    def _store(self, generation: int, name: bytes, shape: tuple, reply: bytes | None, by_name: bool) -> None:
+        with self._cache_lock:
+            cache = self._cache
+            # A reply rendered from the zone as of an older generation than the
+            # cache's now would survive the catch-up meant to drop it. (One
+            # rendered from a newer zone than the cache's is fine: the next
+            # catch-up drops it if that change touched its name.)
+            if cache.generation != generation:
+                return
+            if cache.size >= ANSWER_CACHE_LIMIT:
+                cache = self._cache = _AnswerCache(generation)
+            if by_name:
+                cache.by_name.setdefault(name, {})[shape] = reply
+            else:
+                cache.volatile[(name, shape)] = reply
+            cache.size += 1
+
+    def _answer(self, data: bytes, udp: bool, result: ZoneAnswer | None = None) -> bytes | None:
+        """Any message's reply through dnspython (`result`: the zone's answer
+        to its question, if already known)."""
         try:
             query = dns.message.from_wire(data)
         except dns.message.ShortHeader:
@@ -260,7 +360,8 @@ class EmbeddedDnsServer:
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire()
 
-        result = self.zone.answer(question.name, question.rdtype)
+        if result is None:
+            result = self.zone.answer(question.name, question.rdtype)
         if result.rcode is None:
             return None  # the "timeout" fault
         response.set_rcode(result.rcode)
@@ -310,8 +411,10 @@ def _bind_pair(family: int, host: str, port: int) -> tuple[socket.socket, socket
     raise AssertionError("unreachable")
 
 
-def _plain_query_shape(data: bytes, udp: bool) -> tuple[tuple, int] | None:
-    """(cache key, end of the question name) for a plain one-question query.
+def _plain_query_shape(data: bytes, udp: bool) -> tuple[bytes, tuple, int] | None:
+    """(the question name lower-cased, the rest of the query's shape, where the
+    name ends) for a plain one-question query; the shape is (flags, question
+    type and class bytes, whether it has an OPT, the reply's size limit).
 
     Plain: opcode QUERY, one question with an uncompressed name, no other
     records except an EDNS0 OPT without options. Anything else returns None
@@ -347,8 +450,7 @@ def _plain_query_shape(data: bytes, udp: bool) -> tuple[tuple, int] | None:
             return None
         limit = max(CLASSIC_UDP_LIMIT, min(payload, UDP_PAYLOAD_LIMIT)) if udp else 65535
     # Name bytes are lower-cased whole: length octets are <= 63, below 'A'.
-    key = (flags, data[12:question_end].lower(), arcount, limit)
-    return key, name_end
+    return data[12:name_end].lower(), (flags, data[name_end:question_end], arcount == 1, limit), name_end
 
 
 def _recv_exactly(connection: socket.socket, size: int) -> bytes | None:

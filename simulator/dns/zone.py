@@ -1,6 +1,9 @@
 """The embedded DNS server's data: a thread-safe in-memory record set plus
 per-name faults, with input validation and the authoritative answer logic
-(NXDOMAIN vs NODATA, CNAME chasing). No sockets here; server.py does the wire.
+(NXDOMAIN vs NODATA, CNAME chasing). It also keeps each RRset's answer
+section pre-rendered (wire.py) and a log of which names each change touched,
+so the server neither renders everyday answers per query nor drops every
+cached answer on every change. No sockets here; server.py does those.
 """
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import ipaddress
 import re
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -18,6 +22,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
+
+from .wire import EMPTY_SECTION, RdataWire, Section, rdata_wire, render_section
 
 __all__ = [
     "DuplicateRecordError",
@@ -39,6 +45,9 @@ MAX_TTL = 2147483647
 # Longer than dnspython's MAX_CHAIN (16) so a too-long chain is reported by
 # the resolver rather than silently cut short here.
 MAX_CNAME_CHASE = 32
+# Changes remembered for changes_since(); a reader further behind is told
+# that anything may have changed.
+CHANGE_LOG_LENGTH = 1024
 
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 _RECORD_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -90,6 +99,7 @@ class _Record:
     value: str
     ttl: int
     rdata: dns.rdata.Rdata
+    wire: RdataWire  # rendered once here rather than in every answer
 
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "type": self.type, "value": self.value, "ttl": self.ttl}
@@ -97,11 +107,19 @@ class _Record:
 
 @dataclass(frozen=True, slots=True)
 class ZoneAnswer:
-    """What the server should say: rcode (None: stay silent), answer RRsets, the fault if any."""
+    """What the server should say: rcode (None: stay silent), answer RRsets, the fault if any.
+
+    `section` is the answer section ready to send behind the question, when
+    the answer is at most one RRset owned by the asked name (no CNAME chased,
+    not ANY); None otherwise. Such an answer depends on nothing but the asked
+    name, its ancestors' faults and whether names exist below it, which is
+    what changes_since() reports on.
+    """
 
     rcode: dns.rcode.Rcode | None
     answer: tuple[dns.rrset.RRset, ...] = ()
     fault: str | None = None
+    section: Section | None = None
 
 
 def _parse_value(rtype: str, value: object) -> tuple[str, dns.rdata.Rdata]:
@@ -184,9 +202,15 @@ class Zone:
         self._records: dict[str, _Record] = {}  # insertion order is records()' order
         self._by_name: dict[str, list[_Record]] = {}
         self._rrsets: dict[str, dict[int, dns.rrset.RRset]] = {}
+        # Each RRset's answer when asked at its own name, section included:
+        # built once per change, not per question.
+        self._direct: dict[str, dict[int, ZoneAnswer]] = {}
         self._below: dict[str, int] = {}  # how many names with records lie under each name
         self._faults: dict[str, str] = {}
         self._generation = 0
+        # (generation, names whose plain answers it may have changed, or None
+        # for "any name"), oldest first.
+        self._changes: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=CHANGE_LOG_LENGTH)
 
     # --- changes -----------------------------------------------------------
 
@@ -197,8 +221,7 @@ class Zone:
             self._check_fits(record)
             if record.id == "":
                 record = _replace_id(record, self._new_id())
-            self._insert(record)
-            self._generation += 1
+            self._changed(self._insert(record))
         return record.to_dict()
 
     def remove(self, id: str) -> bool:
@@ -208,18 +231,21 @@ class Zone:
                 return False
             siblings = self._by_name[record.name]
             siblings.remove(record)
+            touched = [record.name]
             if siblings:
                 self._rebuild(record.name)
             else:
                 del self._by_name[record.name]
                 del self._rrsets[record.name]
+                del self._direct[record.name]
                 for ancestor in _ancestors(record.name):
                     left = self._below[ancestor] - 1
                     if left:
                         self._below[ancestor] = left
                     else:
                         del self._below[ancestor]
-            self._generation += 1
+                        touched.append(ancestor)  # NODATA becomes NXDOMAIN
+            self._changed(touched)
             return True
 
     def set_fault(self, name: str, fault: str) -> None:
@@ -228,7 +254,7 @@ class Zone:
         value = _parse_fault(fault)
         with self._lock:
             self._faults[key] = value
-            self._generation += 1
+            self._changed(None)  # the name and everything below it
 
     def clear_fault(self, name: str) -> bool:
         try:
@@ -238,7 +264,7 @@ class Zone:
         with self._lock:
             if self._faults.pop(key, None) is None:
                 return False
-            self._generation += 1
+            self._changed(None)
             return True
 
     def load(self, records: Iterable[Mapping], faults: Mapping[str, str] | None = None) -> None:
@@ -257,18 +283,20 @@ class Zone:
             self._records = staged._records
             self._by_name = staged._by_name
             self._rrsets = staged._rrsets
+            self._direct = staged._direct
             self._below = staged._below
             self._faults = staged._faults
-            self._generation += 1
+            self._changed(None)
 
     def clear(self) -> None:
         with self._lock:
             self._records = {}
             self._by_name = {}
             self._rrsets = {}
+            self._direct = {}
             self._below = {}
             self._faults = {}
-            self._generation += 1
+            self._changed(None)
 
     # --- reads -------------------------------------------------------------
 
@@ -285,17 +313,53 @@ class Zone:
         """Bumped by every change, so answers cached by the server can be dropped."""
         return self._generation
 
+    def changes_since(self, generation: int) -> tuple[int, set[str] | None]:
+        """(the current generation, the names whose answers may differ from
+        those at `generation`), the names as lower-case text without the final
+        dot; None instead of a set: any name's may (faults, load, clear, or
+        too old a generation). Only answers carrying a `section` are covered:
+        one that chased a CNAME may change with any change."""
+        with self._lock:
+            current = self._generation
+            if generation == current:
+                return current, set()
+            if generation > current or not self._changes or self._changes[0][0] > generation + 1:
+                return current, None
+            names: set[str] = set()
+            for changed_at, touched in reversed(self._changes):
+                if changed_at <= generation:
+                    break
+                if touched is None:
+                    return current, None
+                names.update(touched)
+            return current, names
+
     def __len__(self) -> int:
         return len(self._records)
 
     def answer(self, qname: dns.name.Name | str, qtype: dns.rdatatype.RdataType | int | str) -> ZoneAnswer:
         """The authoritative answer for one question, as the server should give it."""
         name = _query_key(qname)
-        rdtype = dns.rdatatype.RdataType.make(qtype)
+        if type(qtype) is int and 0 <= qtype <= 0xFFFF:
+            rdtype = qtype  # as good a dict key as the enum, without its ~1 µs lookup
+        else:
+            rdtype = dns.rdatatype.RdataType.make(qtype)
         with self._lock:
             fault = self._fault_for(name)
             if fault is not None:
-                return ZoneAnswer(_FAULT_RCODES[fault], (), fault)
+                return _FAULT_ANSWERS[fault]
+            # The everyday answers first: prebuilt, and depending on this name alone.
+            direct = self._direct.get(name)
+            if direct is None:
+                # RFC 8020: a name with nothing at or below it does not exist;
+                # one with names below it is an empty non-terminal (NODATA).
+                return _NODATA if name in self._below else _NXDOMAIN
+            if rdtype != dns.rdatatype.ANY:
+                found = direct.get(rdtype)
+                if found is not None:
+                    return found
+                if dns.rdatatype.CNAME not in direct:
+                    return _NODATA
             return self._chase(name, rdtype)
 
     # --- internals -----------------------------------------------------------
@@ -311,16 +375,16 @@ class Zone:
                     break
         return fault
 
-    def _chase(self, name: str, rdtype: dns.rdatatype.RdataType) -> ZoneAnswer:
+    def _chase(self, name: str, rdtype: int) -> ZoneAnswer:
+        """An answer following CNAMEs (or ANY's): rendered by dnspython, as it
+        may depend on other names."""
         answer: list[dns.rrset.RRset] = []
         seen: set[str] = set()
         current = name
         for _ in range(MAX_CNAME_CHASE):
             rrsets = self._rrsets.get(current)
             if rrsets is None:
-                # RFC 8020: a name with nothing at or below it does not exist;
-                # one with names below it is an empty non-terminal (NODATA).
-                exists = current in self._below
+                exists = current in self._below  # as in answer()
                 return ZoneAnswer(dns.rcode.NOERROR if exists else dns.rcode.NXDOMAIN, tuple(answer))
             if rdtype == dns.rdatatype.ANY:
                 return ZoneAnswer(dns.rcode.NOERROR, tuple(answer) + tuple(rrsets.values()))
@@ -349,7 +413,7 @@ class Zone:
         elif not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
             raise ZoneError(f"record id {record_id!r} must be 1-64 letters, digits, '_', '.', '-'")
         text, rdata = _parse_value(rtype, value)
-        return _Record(record_id, key, rtype, text, _parse_ttl(ttl), rdata)
+        return _Record(record_id, key, rtype, text, _parse_ttl(ttl), rdata, rdata_wire(rdata))
 
     def _check_fits(self, record: _Record) -> None:
         if record.id and record.id in self._records:
@@ -372,28 +436,55 @@ class Zone:
             if record_id not in self._records:
                 return record_id
 
-    def _insert(self, record: _Record) -> None:
+    def _insert(self, record: _Record) -> list[str]:
+        """Add a record; return the names whose answers it changes."""
         self._records[record.id] = record
+        touched = [record.name]
         siblings = self._by_name.get(record.name)
         if siblings is None:
             self._by_name[record.name] = [record]
             for ancestor in _ancestors(record.name):
-                self._below[ancestor] = self._below.get(ancestor, 0) + 1
+                below = self._below.get(ancestor, 0)
+                if not below:
+                    touched.append(ancestor)  # NXDOMAIN becomes NODATA
+                self._below[ancestor] = below + 1
         else:
             siblings.append(record)
         self._rebuild(record.name)
+        return touched
+
+    def _changed(self, names: Iterable[str] | None) -> None:
+        """Count a change (under the lock) and log the names it touched (None: any)."""
+        self._generation += 1
+        self._changes.append((self._generation, None if names is None else frozenset(names)))
 
     def _rebuild(self, name: str) -> None:
         owner = dns.name.from_text(name)
         rrsets: dict[int, dns.rrset.RRset] = {}
+        members: dict[int, list[_Record]] = {}
         for record in self._by_name[name]:
             rdtype = record.rdata.rdtype
             rrset = rrsets.get(rdtype)
             if rrset is None:
                 rrset = rrsets[rdtype] = dns.rrset.RRset(owner, _IN, rdtype)
+                members[rdtype] = []
             rrset.add(record.rdata, record.ttl)  # an RRset's TTL is its lowest
+            members[rdtype].append(record)
         self._rrsets[name] = rrsets
+        # Rendered in the RRset's own order (insertion; duplicates are refused above).
+        self._direct[name] = {
+            rdtype: ZoneAnswer(
+                dns.rcode.NOERROR, (rrsets[rdtype],), None,
+                render_section(name, rdtype, rrsets[rdtype].ttl, [record.wire for record in records]),
+            )
+            for rdtype, records in members.items()
+        }
+
+
+_NXDOMAIN = ZoneAnswer(dns.rcode.NXDOMAIN, (), None, EMPTY_SECTION)
+_NODATA = ZoneAnswer(dns.rcode.NOERROR, (), None, EMPTY_SECTION)
+_FAULT_ANSWERS = {fault: ZoneAnswer(rcode, (), fault, EMPTY_SECTION) for fault, rcode in _FAULT_RCODES.items()}
 
 
 def _replace_id(record: _Record, record_id: str) -> _Record:
-    return _Record(record_id, record.name, record.type, record.value, record.ttl, record.rdata)
+    return _Record(record_id, record.name, record.type, record.value, record.ttl, record.rdata, record.wire)

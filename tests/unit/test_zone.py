@@ -1,8 +1,10 @@
 """The embedded zone: validation, record bookkeeping, faults and answer() logic."""
 import threading
 
+import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataset
 import dns.rdatatype
 import pytest
 
@@ -391,6 +393,78 @@ def test_concurrent_adds_and_answers_stay_consistent(zone):
     assert errors == []
     assert len(zone.records()) == 4 * 100
     assert zone.answer("example.com", "A").rcode == dns.rcode.NOERROR  # still an empty non-terminal
+
+
+# --- what the server builds on: pre-rendered sections and the change log ------------------
+
+
+def test_answers_at_the_asked_name_come_with_their_section(zone, monkeypatch):
+    zone.add("mail.example.com", "MX", "20 mx1.mail.example.com", ttl=600)
+    zone.add("mail.example.com", "MX", "10 mx2.example.com", ttl=60)
+    zone.add("alias.example.com", "CNAME", "mail.example.com")
+    zone.set_fault("bad.example.com", "refused")
+
+    mx = zone.answer("MAIL.example.com", "MX")
+    # Byte for byte what dnspython renders behind the question (records unshuffled).
+    monkeypatch.setattr(dns.rdataset, "random", type("NoShuffle", (), {"shuffle": staticmethod(lambda items: None)}))
+    query = dns.message.make_query("mail.example.com", "MX")
+    response = dns.message.make_response(query)
+    response.answer = list(mx.answer)
+    question_end = 12 + len(query.question[0].name.to_wire()) + 4
+    assert mx.section == (2, response.to_wire()[question_end:])
+    for name, rdtype in [("nope.example.com", "MX"), ("mail.example.com", "TXT"), ("example.com", "MX"),
+                         ("x.bad.example.com", "MX")]:
+        assert zone.answer(name, rdtype).section == (0, b"")
+    assert zone.answer("alias.example.com", "CNAME").section.count == 1
+    assert zone.answer("alias.example.com", "MX").section is None  # a chased CNAME
+    assert zone.answer("mail.example.com", "ANY").section is None
+
+
+def test_a_section_follows_its_rrset_through_removals(zone):
+    first = zone.add("mail.example.com", "MX", "10 a.example.net")
+    zone.add("mail.example.com", "MX", "20 b.example.net", ttl=60)
+
+    zone.remove(first["id"])
+
+    (rrset,) = zone.answer("mail.example.com", "MX").answer
+    assert zone.answer("mail.example.com", "MX").section.count == 1 and rrset.ttl == 60
+
+
+def test_changes_since_names_the_names_whose_answers_changed(zone):
+    start = zone.generation
+    record = zone.add("a.b.example.com", "A", "192.0.2.1")  # b.example.com, example.com, com now exist
+    after_first = zone.generation
+    zone.add("a.b.example.com", "TXT", "t")
+    zone.add("c.example.com", "A", "192.0.2.2")  # its ancestors existed already
+
+    assert zone.changes_since(start) == (zone.generation, {"a.b.example.com", "b.example.com", "example.com", "com",
+                                                           "c.example.com"})
+    assert zone.changes_since(after_first) == (zone.generation, {"a.b.example.com", "c.example.com"})
+    assert zone.changes_since(zone.generation) == (zone.generation, set())
+    before_removal = zone.generation
+    zone.remove(record["id"])
+    assert zone.changes_since(before_removal)[1] == {"a.b.example.com"}  # the TXT is left
+    zone.remove(zone.records()[0]["id"])
+    assert zone.changes_since(before_removal)[1] == {"a.b.example.com", "b.example.com"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda zone: zone.set_fault("example.com", "timeout"),
+        lambda zone: zone.load([], {}),
+        lambda zone: zone.clear(),
+        lambda zone: [zone.add(f"n{i}.example.com", "A", "192.0.2.1") for i in range(1100)],  # past the log
+    ],
+)
+def test_changes_since_says_any_name_may_have_changed_when_it_cannot_tell(zone, change):
+    zone.add("mail.example.com", "A", "192.0.2.1")
+    before = zone.generation
+
+    change(zone)
+
+    assert zone.changes_since(before) == (zone.generation, None)
+    assert zone.changes_since(-1)[1] is None
 
 
 def test_the_public_names_are_exported():
