@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 
 # Queries that may sit in the server's receive queue at once. A receive
 # buffer of Linux's default size holds ~256 small datagrams (the embedded
-# server's does); more in flight loses queries whenever the server falls
-# behind, and a query lost twice ends as a timeout.
+# server asks for 4 MiB, but any other server may keep the default); more in
+# flight loses queries whenever the server falls behind, and a query lost
+# twice ends as a timeout.
 DEFAULT_WINDOW = 128
 # A query stops counting against the window once an answer arrives to it or to
 # any query sent after it (the server has read past it: a "timeout" fault, or
