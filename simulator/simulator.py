@@ -88,9 +88,8 @@ class Simulator:
             dkim_tokens=tuple(_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
         )
         with self.store.transaction() as tx:
-            if self.store.get_identity(scope.account, scope.region, name) is not None:
+            if not self.store.insert_identity(tx, identity):
                 raise AlreadyExistsException(f"Email identity {name} already exists.")
-            self.store.save_identity(tx, identity)
         return identity
 
     def get_identity(self, scope: Scope, raw_name: str) -> Identity:
@@ -135,12 +134,18 @@ class Simulator:
 
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
                       behavior: BehaviorOnMxFailure | None) -> Identity:
-        identity = self.get_identity(scope, raw_name)
         behavior = behavior or BehaviorOnMxFailure.USE_DEFAULT_VALUE  # a Put replaces; AWS's default
+        # Optimistic first: the rules run outside the write lock and the write is a
+        # compare-and-set. If another write to this identity came in between, the
+        # second try reads and writes under the lock, so contention costs one retry.
+        identity = self.get_identity(scope, raw_name)
+        updated, entries = rules.apply_put(identity, mail_from_domain, behavior, self.now(), self.settings)
         with self.store.transaction() as tx:
-            identity = self.get_identity(scope, raw_name)  # re-read under the write lock
-            updated, entries = rules.apply_put(identity, mail_from_domain, behavior, self.now(), self.settings)
-            self.store.save_identity(tx, updated)
+            if not self.store.update_mail_from_if_unchanged(tx, identity, updated):
+                identity = self.get_identity(scope, raw_name)
+                updated, entries = rules.apply_put(identity, mail_from_domain, behavior, self.now(), self.settings)
+                if not self.store.update_mail_from_if_unchanged(tx, identity, updated):
+                    raise RuntimeError("an identity changed while the write lock was held")
             self.store.add_history(tx, scope.account, scope.region, updated.name, entries)
         return updated
 
@@ -154,10 +159,9 @@ class Simulator:
             identity = self.get_identity(scope, raw_name)
         except NotFoundException as exc:
             raise SimNotFound(exc.message) from None
-        updated = replace(identity, verification_status=verification)
         with self.store.transaction() as tx:
-            self.store.save_identity(tx, updated)
-        return updated
+            self.store.set_verification(tx, identity, verification)
+        return replace(identity, verification_status=verification)
 
     def history(self, scope: Scope, raw_name: str) -> list[dict]:
         try:
@@ -179,7 +183,7 @@ class Simulator:
                     assert config is not None
                     due = replace(config, next_check_at=now) if force and config.status.is_checked else config
                     updated, entries = machine.catch_up(due, lookup, now, self.settings)
-                    if not self.store.update_mail_from_if_unchanged(tx, seen, updated):
+                    if not self.store.update_mail_from_if_unchanged(tx, seen, replace(seen, mail_from=updated)):
                         continue  # deleted or Put meanwhile: the new config is checked on its own schedule
                     self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
                     results.append({

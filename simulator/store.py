@@ -196,24 +196,31 @@ class Store:
         ).fetchone()[0]
 
     @staticmethod
-    def save_identity(conn: sqlite3.Connection, identity: Identity) -> None:
-        conn.execute(
-            f"INSERT OR REPLACE INTO identities ({_IDENTITY_COLUMNS}) VALUES ({','.join('?' * 14)})",
-            _identity_row(identity),
-        )
+    def set_verification(conn: sqlite3.Connection, identity: Identity, status: VerificationStatus) -> None:
+        conn.execute("UPDATE identities SET verification_status=? WHERE account=? AND region=? AND name=?",
+                     (status.value, identity.account, identity.region, identity.name))
 
     @staticmethod
-    def update_mail_from_if_unchanged(conn: sqlite3.Connection, seen: Identity, config: MailFromConfig) -> bool:
-        """Store a check's result unless a Put or delete changed the configuration meanwhile."""
-        before = seen.mail_from
-        assert before is not None
+    def insert_identity(conn: sqlite3.Connection, identity: Identity) -> bool:
+        """Add a new identity; False (and nothing written) if it exists already."""
         cursor = conn.execute(
-            "UPDATE identities SET mf_status=?, mf_status_since=?, mf_deadline=?, mf_next_check_at=?, "
-            "mf_last_lookup=? WHERE account=? AND region=? AND name=? AND mf_domain=? AND mf_status=? "
-            "AND mf_status_since=? AND mf_deadline IS ? AND mf_next_check_at IS ?",
-            (config.status.value, config.status_since, config.deadline, config.next_check_at,
-             _lookup_to_json(config.last_lookup), seen.account, seen.region, seen.name, before.domain,
-             before.status.value, before.status_since, before.deadline, before.next_check_at),
+            f"INSERT OR IGNORE INTO identities ({_IDENTITY_COLUMNS}) VALUES ({','.join('?' * 14)})",
+            _identity_row(identity),
+        )
+        return cursor.rowcount == 1
+
+    @staticmethod
+    def update_mail_from_if_unchanged(conn: sqlite3.Connection, seen: Identity, updated: Identity) -> bool:
+        """Write `updated`'s behaviour and MAIL FROM configuration only if the stored ones are
+        still those of `seen`: a compare-and-set, so rules run outside the write lock and a
+        Put, a delete or a check that came in between is never overwritten."""
+        old, new = _identity_row(seen), _identity_row(updated)
+        cursor = conn.execute(
+            "UPDATE identities SET behavior=?, mf_domain=?, mf_status=?, mf_status_since=?, mf_deadline=?, "
+            "mf_next_check_at=?, mf_last_lookup=? WHERE account=? AND region=? AND name=? AND behavior=? "
+            "AND mf_domain IS ? AND mf_status IS ? AND mf_status_since IS ? AND mf_deadline IS ? "
+            "AND mf_next_check_at IS ?",
+            (*new[7:14], *old[0:3], *old[7:13]),
         )
         return cursor.rowcount == 1
 
