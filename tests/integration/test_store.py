@@ -1,0 +1,39 @@
+"""The store's compare-and-set: a stale write changes nothing (real SQLite, file database)."""
+from dataclasses import replace
+
+from simulator.core import rules
+from simulator.core.model import BehaviorOnMxFailure as B, Identity, IdentityType, Settings, VerificationStatus
+from simulator.store import Store
+
+SETTINGS = Settings()
+
+
+def identity() -> Identity:
+    return Identity("000000000000", "us-east-1", "example.com", IdentityType.DOMAIN, VerificationStatus.SUCCESS,
+                    0.0, ("t1", "t2", "t3"))
+
+
+def test_a_write_based_on_a_stale_read_is_refused_and_changes_nothing(tmp_path):
+    store = Store(str(tmp_path / "sim.db"))
+    original = identity()
+    with store.transaction() as tx:
+        assert store.insert_identity(tx, original)
+        assert not store.insert_identity(tx, original)  # exists already
+    first, _ = rules.apply_put(original, "mail.example.com", B.REJECT_MESSAGE, 10.0, SETTINGS)
+    stale, _ = rules.apply_put(original, "bounce.example.com", B.USE_DEFAULT_VALUE, 11.0, SETTINGS)
+    with store.transaction() as tx:
+        assert store.update_mail_from_if_unchanged(tx, original, first)
+        assert not store.update_mail_from_if_unchanged(tx, original, stale)  # read before `first` landed
+    assert store.get_identity("000000000000", "us-east-1", "example.com") == first
+    store.close()
+
+
+def test_verification_changes_only_its_own_column(tmp_path):
+    store = Store(str(tmp_path / "sim.db"))
+    configured, _ = rules.apply_put(identity(), "mail.example.com", B.REJECT_MESSAGE, 10.0, SETTINGS)
+    with store.transaction() as tx:
+        store.insert_identity(tx, configured)
+        store.set_verification(tx, identity(), VerificationStatus.FAILED)  # an older copy of the identity
+    assert store.get_identity("000000000000", "us-east-1", "example.com") == replace(
+        configured, verification_status=VerificationStatus.FAILED)
+    store.close()
