@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from ..core import messages, rules
 from ..core.errors import AlreadyExistsException, AwsError, NotFoundException
 from ..core.model import Identity, IdentityType
-from .wire import request_id, scope
+from .wire import mail_from_attributes, request_id, scope
 from .wire import service_model as wire_service_model
 
 bp = Blueprint("query", __name__)
@@ -334,18 +334,9 @@ def set_identity_mail_from_domain(params: dict) -> dict:
     return {}
 
 
-def mail_from_domain_attributes(identity: Identity) -> dict:
-    """v1 spelling; like live AWS, only the behaviour when no MAIL FROM domain is set."""
-    attributes = {"BehaviorOnMXFailure": identity.behavior.v1}
-    if identity.mail_from is not None:
-        attributes["MailFromDomain"] = identity.mail_from.domain
-        attributes["MailFromDomainStatus"] = identity.mail_from.status.v1
-    return attributes
-
-
 def get_identity_mail_from_domain_attributes(params: dict) -> dict:
     found = sim().find_identities(scope(), params.get("Identities") or [])
-    return {"MailFromDomainAttributes": {asked: mail_from_domain_attributes(i) for asked, i in found.items()}}
+    return {"MailFromDomainAttributes": {asked: mail_from_attributes(i, "v1") for asked, i in found.items()}}
 
 
 def get_send_quota(params: dict) -> dict:

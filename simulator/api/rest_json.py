@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, request
 from ..core import messages, rules
 from ..core.errors import BadRequestException
 from ..core.model import Identity, IdentityType
-from .wire import json_body, json_response, optional_string, scope, shaped
+from .wire import json_body, json_response, mail_from_attributes, optional_string, scope, shaped
 
 bp = Blueprint("rest_json", __name__)
 
@@ -28,15 +28,6 @@ def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2")):
                             defaults={"api": version})
         return view
     return decorator
-
-
-def mail_from_attributes(identity: Identity) -> dict:
-    """What live AWS returns: only the behaviour when no MAIL FROM domain is set."""
-    attributes = {"BehaviorOnMxFailure": identity.behavior.value}
-    if identity.mail_from is not None:
-        attributes["MailFromDomain"] = identity.mail_from.domain
-        attributes["MailFromDomainStatus"] = identity.mail_from.status.value
-    return attributes
 
 
 def dkim_attributes(identity: Identity) -> dict:

@@ -106,3 +106,15 @@ def shaped(service: str, operation: str, payload: dict) -> dict:
     """Keep only the members the service model has for this operation's output."""
     allowed = output_members(service, operation)
     return {k: v for k, v in payload.items() if k in allowed}
+
+
+def mail_from_attributes(identity, spelling: str = "v2") -> dict:
+    """MailFromAttributes as live AWS returns them: only the behaviour when no MAIL FROM
+    domain is set. v1 spells the member BehaviorOnMXFailure and the values Pending, ..."""
+    v1 = spelling == "v1"
+    attributes = {"BehaviorOnMXFailure" if v1 else "BehaviorOnMxFailure":
+                  identity.behavior.v1 if v1 else identity.behavior.value}
+    if identity.mail_from is not None:
+        attributes["MailFromDomain"] = identity.mail_from.domain
+        attributes["MailFromDomainStatus"] = identity.mail_from.status.v1 if v1 else identity.mail_from.status.value
+    return attributes

@@ -3,11 +3,10 @@ The envelope the SMTP server receives must be the outbox's envelope_from."""
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 from botocore.exceptions import ClientError
 
 from tests.helpers import SimControl, SimulatorProcess, aws_client
-from tests.integration.test_smtp_relay import RecordingHandler, free_port
+from tests.integration.test_smtp_relay import free_port, smtp_server
 
 MAIL = "mail.example.com"
 CONTENT = {"Simple": {"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "hello"}}}}
@@ -15,11 +14,8 @@ CONTENT = {"Simple": {"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "hell
 
 @pytest.fixture(scope="module")
 def smtp():
-    handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, handler
-    controller.stop()
+    with smtp_server() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from contextlib import contextmanager
 import threading
 import time
 
@@ -70,13 +71,22 @@ class Results:
             return dict(self.reported)
 
 
-@pytest.fixture
-def server():
+@contextmanager
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback that records every envelope."""
     handler = RecordingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    yield controller, handler
-    controller.stop()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def server():
+    with smtp_server() as running:
+        yield running
 
 
 @pytest.fixture
