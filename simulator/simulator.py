@@ -87,9 +87,8 @@ class Simulator:
             verification_status=VerificationStatus.SUCCESS, created_at=self.now(),
             dkim_tokens=tuple(_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
         )
-        with self.store.transaction() as tx:
-            if not self.store.insert_identity(tx, identity):
-                raise AlreadyExistsException(f"Email identity {name} already exists.")
+        if not self.store.write(lambda tx: self.store.insert_identity(tx, identity)):
+            raise AlreadyExistsException(f"Email identity {name} already exists.")
         return identity
 
     def get_identity(self, scope: Scope, raw_name: str) -> Identity:
@@ -135,18 +134,22 @@ class Simulator:
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
                       behavior: BehaviorOnMxFailure | None) -> Identity:
         behavior = behavior or BehaviorOnMxFailure.USE_DEFAULT_VALUE  # a Put replaces; AWS's default
-        # Optimistic first: the rules run outside the write lock and the write is a
+        # Optimistic first: the rules run outside the writer and the write is a
         # compare-and-set. If another write to this identity came in between, the
-        # second try reads and writes under the lock, so contention costs one retry.
+        # second try reads and writes inside the writer's transaction.
         identity = self.get_identity(scope, raw_name)
         updated, entries = rules.apply_put(identity, mail_from_domain, behavior, self.now(), self.settings)
-        with self.store.transaction() as tx:
+
+        def write(tx) -> None:
+            nonlocal identity, updated, entries
             if not self.store.update_mail_from_if_unchanged(tx, identity, updated):
-                identity = self.get_identity(scope, raw_name)
+                identity = self.get_identity(scope, raw_name)  # the writer thread's connection is `tx`
                 updated, entries = rules.apply_put(identity, mail_from_domain, behavior, self.now(), self.settings)
                 if not self.store.update_mail_from_if_unchanged(tx, identity, updated):
-                    raise RuntimeError("an identity changed while the write lock was held")
+                    raise RuntimeError("an identity changed inside the write transaction")
             self.store.add_history(tx, scope.account, scope.region, updated.name, entries)
+
+        self.store.write(write)
         return updated
 
     def set_verification(self, scope: Scope, raw_name: str, status: str) -> Identity:
@@ -327,8 +330,7 @@ class Simulator:
             "sent_at": now,
             "relay": "pending" if (self.relay is not None and envelope_from) else "none",
         }
-        with self.store.transaction() as tx:
-            self.store.add_outbox(tx, entry, raw)
+        self.store.write(lambda tx: self.store.add_outbox(tx, entry, raw))
 
     def record_relay_result(self, message_id: str, relay_status: str) -> None:
         with self.store.transaction() as tx:

@@ -37,3 +37,36 @@ def test_verification_changes_only_its_own_column(tmp_path):
     assert store.get_identity("000000000000", "us-east-1", "example.com") == replace(
         configured, verification_status=VerificationStatus.FAILED)
     store.close()
+
+
+def test_grouped_writes_commit_together_and_a_failing_one_undoes_only_itself(tmp_path):
+    import threading
+
+    import pytest
+
+    store = Store(str(tmp_path / "sim.db"))
+    results: dict[str, object] = {}
+
+    def create(name: str, fail: bool) -> None:
+        def work(tx):
+            tx.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, "x"))
+            if fail:
+                raise ValueError(f"{name} refused")
+            return name
+        try:
+            results[name] = store.write(work)
+        except ValueError as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=create, args=(f"k{i}", i % 5 == 0)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = {row[0] for row in store.conn.execute("SELECT key FROM meta")}
+    assert stored == {f"k{i}" for i in range(40) if i % 5}
+    assert all(isinstance(results[f"k{i}"], ValueError) == (i % 5 == 0) for i in range(40))
+    store.close()
+    with pytest.raises(RuntimeError):
+        store.write(lambda tx: None)
