@@ -71,10 +71,8 @@ class Runtime:
         self._thread: threading.Thread | None = None
 
     def _setup_relay(self, spec: str) -> None:
-        try:
-            from .smtp import SmtpRelay, parse_relay_spec
-        except ImportError:
-            raise ValueError("--smtp-relay is not supported by this build") from None
+        from .smtp import SmtpRelay, parse_relay_spec
+
         host, port = parse_relay_spec(spec)
         self.relay = SmtpRelay(host, port, on_result=self.simulator.record_relay_result)
         self.simulator.relay = self.relay
@@ -106,8 +104,7 @@ class Runtime:
         self._thread.start()
         if self.options.scheduler:
             self.scheduler.start()
-        if hasattr(self.simulator, "resume_pending_relays"):
-            self.simulator.resume_pending_relays()
+        self.simulator.resume_pending_relays()
         return self
 
     def _serve(self) -> None:
@@ -146,5 +143,4 @@ class Runtime:
             self.relay.close(timeout=10)
         if self.dns_server is not None:
             self.dns_server.stop()
-        self.simulator.close()
         self.store.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
@@ -43,7 +42,9 @@ from .store import Store
 
 
 class Resolver(Protocol):
-    def lookup(self, mail_from_domain: str, region: str) -> MxLookup: ...
+    """What the facade needs of the DNS edge (simulator.dns.resolver.MxResolver)."""
+
+    def lookup_many(self, items: list[tuple[str, str]]) -> list[MxLookup]: ...
 
 
 def _dkim_token() -> str:
@@ -59,7 +60,6 @@ class Simulator:
         clock: SimClock | None = None,
         resolver: Resolver | None = None,
         zone=None,
-        check_workers: int = 16,
     ):
         self.store = store
         self.settings = settings
@@ -69,12 +69,8 @@ class Simulator:
         self.dns_address: str | None = None
         self.relay = None  # an SmtpRelay when --smtp-relay is set
         self._sweep_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=check_workers, thread_name_prefix="mx-check")
         if zone is not None:
             zone.load(store.dns_records(), store.dns_faults())
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def now(self) -> float:
         return self.clock.now()
@@ -211,10 +207,7 @@ class Simulator:
     def _lookup_all(self, keys: list[tuple[str, str]]) -> list[MxLookup]:
         if self.resolver is None:
             return [MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured") for _ in keys]
-        lookup_many = getattr(self.resolver, "lookup_many", None)
-        if lookup_many is not None:  # pipelined: far cheaper than a thread per lookup
-            return lookup_many(keys)
-        return list(self._pool.map(lambda key: self.resolver.lookup(*key), keys))
+        return self.resolver.lookup_many(keys)  # pipelined: far cheaper than a thread per lookup
 
     def run_due(self, now: float | None = None) -> list[dict]:
         """Run every check and deadline due by `now` (the scheduler's tick and the clock's advance)."""

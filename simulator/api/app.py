@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import AwsError, SimError, UnknownOperationException, RequestEntityTooLarge
-from . import control, rest_json
+from . import control, query, rest_json
 from .wire import MAX_BODY, aws_error_response, load_models, request_id
 
 log = logging.getLogger("mailfrom_sim.api")
@@ -39,12 +39,7 @@ def create_app(simulator, config: dict | None = None) -> Flask:
 
     app.register_blueprint(rest_json.bp)
     app.register_blueprint(control.bp)
-    try:
-        from . import query
-    except ImportError:  # the SES v1 query API is optional while it is being built
-        query = None
-    if query is not None:
-        app.register_blueprint(query.bp)
+    app.register_blueprint(query.bp)
 
     @app.before_request
     def limit_body():
@@ -61,7 +56,7 @@ def create_app(simulator, config: dict | None = None) -> Flask:
         if request.path.startswith("/_sim"):
             return _sim_envelope("NOT_FOUND" if error.status == 404 else "VALIDATION_ERROR", error.message,
                                  404 if error.status == 404 else 400)
-        if _is_query_request() and query is not None:
+        if _is_query_request():
             return query.error_response(error)
         return aws_error_response(error)
 
