@@ -87,6 +87,16 @@ class Simulator:
             raise AlreadyExistsException(f"Email identity {name} already exists.")
         return identity
 
+    def ensure_identity(self, scope: Scope, raw_name: str) -> Identity:
+        """The identity, created (verified) unless it exists: v1's Verify*Identity."""
+        found = self.find_identities(scope, [raw_name]).get(raw_name)
+        if found is not None:
+            return found
+        try:
+            return self.create_identity(scope, raw_name)
+        except AlreadyExistsException:  # a concurrent Verify won the race
+            return self.get_identity(scope, raw_name)
+
     def get_identity(self, scope: Scope, raw_name: str) -> Identity:
         identity = self.store.get_identity(scope.account, scope.region, rules.identity_key(raw_name))
         if identity is None:

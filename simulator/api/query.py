@@ -4,8 +4,6 @@ parsed and responses serialised by walking its shapes, not by hand-typed field l
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import urllib.parse
 from xml.sax.saxutils import escape
@@ -13,8 +11,8 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, request
 
 from ..core import messages, rules
-from ..core.errors import AlreadyExistsException, AwsError, NotFoundException
-from ..core.model import Identity, IdentityType
+from ..core.errors import AwsError, NotFoundException
+from ..core.model import IdentityType
 from .wire import mail_from_attributes, request_id, scope
 from .wire import service_model as wire_service_model
 
@@ -260,36 +258,18 @@ def error_response(error: AwsError) -> Response:
 # --------------------------------------------------------------------------- operations
 
 
-def verification_token(identity: Identity) -> str:
-    """Deterministic per identity without storage: 44 base64 characters, like AWS's."""
-    seed = f"{identity.account}:{identity.region}:{identity.name}:{identity.created_at!r}"
-    return base64.b64encode(hashlib.sha256(seed.encode()).digest()).decode()
-
-
-def _ensure_identity(raw_name: str) -> Identity:
-    """VerifyDomainIdentity / VerifyEmailIdentity: create unless it exists (idempotent)."""
-    s = sim()
-    found = s.find_identities(scope(), [raw_name]).get(raw_name)
-    if found is not None:
-        return found
-    try:
-        return s.create_identity(scope(), raw_name)
-    except AlreadyExistsException:  # a concurrent Verify won the race
-        return s.get_identity(scope(), raw_name)
-
-
 def verify_domain_identity(params: dict) -> dict:
     domain = params["Domain"]
     if "@" in domain:
         raise query_error("InvalidParameterValue", f"Invalid domain name {domain}.")
-    return {"VerificationToken": verification_token(_ensure_identity(domain))}
+    return {"VerificationToken": rules.verification_token(sim().ensure_identity(scope(), domain))}
 
 
 def verify_email_identity(params: dict) -> dict:
     address = params["EmailAddress"]
     if "@" not in address:
         raise query_error("InvalidParameterValue", f"Invalid email address {address}.")
-    _ensure_identity(address)
+    sim().ensure_identity(scope(), address)
     return {}
 
 
@@ -322,7 +302,7 @@ def get_identity_verification_attributes(params: dict) -> dict:
     for asked, identity in found.items():
         entry = {"VerificationStatus": identity.verification_status.v1}
         if identity.type is IdentityType.DOMAIN:
-            entry["VerificationToken"] = verification_token(identity)
+            entry["VerificationToken"] = rules.verification_token(identity)
         attributes[asked] = entry
     return {"VerificationAttributes": attributes}
 

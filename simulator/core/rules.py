@@ -4,6 +4,8 @@ at send time (§6). Takes `now` and settings as arguments; touches no I/O.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass, replace
 
@@ -73,6 +75,13 @@ def validate_identity_name(raw: str) -> tuple[str, IdentityType]:
     if problem:
         raise BadRequestException(f"Invalid domain identity {raw!r}: {problem}.")
     return domain, IdentityType.DOMAIN
+
+
+def verification_token(identity: Identity) -> str:
+    """The v1 domain verification token: stable per identity without storage, 44 base64
+    characters like AWS's."""
+    seed = f"{identity.account}:{identity.region}:{identity.name}:{identity.created_at!r}"
+    return base64.b64encode(hashlib.sha256(seed.encode()).digest()).decode()
 
 
 def identity_key(raw: str) -> str:

@@ -114,3 +114,9 @@ def test_no_mail_from_anywhere_is_the_default_and_us_east_1_has_no_region_label(
     decision = rules.decide_envelope([identity()], "m1", "us-east-1")
     assert (decision.decision, decision.envelope_from, decision.identity) == (MailFromDecision.DEFAULT,
                                                                               "m1@amazonses.com", None)
+
+
+def test_the_verification_token_is_stable_per_identity_and_differs_between_identities():
+    token = rules.verification_token(identity())
+    assert token == rules.verification_token(identity()) and len(token) == 44
+    assert token != rules.verification_token(identity("example.org"))
