@@ -301,9 +301,12 @@ class Simulator:
                 return messages.build_from_simple(from_address, destination, content["Simple"], reply_to,
                                                   max_bytes=max_bytes, max_recipients=max_recipients)
             raw = content["Raw"]
-            if not isinstance(raw, dict) or not isinstance(raw.get("Data"), (bytes, bytearray)):
+            data = raw.get("Data") if isinstance(raw, dict) else None
+            if isinstance(data, str):  # both wire protocols carry the raw MIME as base64
+                data = messages.decode_raw_base64(data)
+            if not isinstance(data, (bytes, bytearray)):
                 raise BadRequestException("Content.Raw.Data is required.")
-            return messages.parse_raw(raw["Data"], from_address, destination,
+            return messages.parse_raw(data, from_address, destination,
                                       max_bytes=max_bytes, max_recipients=max_recipients)
         except messages.MessageError as exc:
             error_class = MessageRejected if exc.code == "MessageRejected" else BadRequestException

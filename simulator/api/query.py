@@ -336,15 +336,11 @@ def send_email(params: dict) -> dict:
 
 
 def send_raw_email(params: dict) -> dict:
-    try:
-        data = messages.decode_raw_base64(params["RawMessage"]["Data"])
-    except messages.MessageError as exc:
-        raise query_error(exc.v1_code, exc.message) from None
     destinations = params.get("Destinations")
     message_id = sim().send_email(
         scope(), from_address=params.get("Source") or None,
         destination={"ToAddresses": destinations} if destinations else None,
-        content={"Raw": {"Data": data}},
+        content={"Raw": {"Data": params["RawMessage"]["Data"]}},  # base64, decoded by the facade
         max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS)
     return {"MessageId": message_id}
 

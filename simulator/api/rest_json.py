@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from ..core import messages, rules
+from ..core import rules
 from ..core.errors import BadRequestException
 from ..core.model import Identity, IdentityType
 from .wire import json_body, json_response, mail_from_attributes, optional_string, scope, shaped
@@ -141,9 +141,6 @@ def send_email(api: str):
     content = body.get("Content")
     if not isinstance(content, dict):
         raise BadRequestException("Content is required.")
-    if isinstance(content.get("Raw"), dict) and "Data" in content["Raw"]:
-        # rest-json carries the raw MIME as a base64 blob
-        content = {**content, "Raw": {**content["Raw"], "Data": decode_raw_base64(content["Raw"]["Data"])}}
     destination = body.get("Destination")
     if destination is not None and not isinstance(destination, dict):
         raise BadRequestException("Destination must be a structure.")
@@ -153,10 +150,3 @@ def send_email(api: str):
     message_id = sim().send_email(scope(), from_address=optional_string(body, "FromEmailAddress"),
                                   destination=destination, content=content, reply_to=reply_to)
     return json_response({"MessageId": message_id})
-
-
-def decode_raw_base64(data) -> bytes:
-    try:
-        return messages.decode_raw_base64(data)
-    except messages.MessageError as exc:
-        raise BadRequestException(exc.message) from None
