@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.core.model import LookupOutcome  # noqa: E402
-from simulator.dns.resolver import SPF_RECORD, MxResolver  # noqa: E402
-from simulator.dns.server import EmbeddedDnsServer  # noqa: E402
-from simulator.dns.zone import Zone  # noqa: E402
+from simulator.lookup.resolver import SPF_RECORD, MxResolver  # noqa: E402
+from simulator.nameserver.server import EmbeddedDnsServer  # noqa: E402
+from simulator.nameserver.zone import Zone  # noqa: E402
 
 REGION = "us-east-1"
 FEEDBACK = f"feedback-smtp.{REGION}.amazonses.com"

@@ -15,7 +15,7 @@ import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from simulator.core import messages  # noqa: E402
+from simulator.mail import messages  # noqa: E402
 
 MESSAGE_ID = "0100018c3f2a9b1e-6a1f4c2e-8d3b-4b7a-9f21-3c5d7e9a1b2c-000000"
 ENVELOPE_FROM = f"{MESSAGE_ID}@mail.example.com"

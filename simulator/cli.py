@@ -85,7 +85,7 @@ def serve(args) -> int:
 
 
 def check(args) -> int:
-    from .dns.resolver import parse_resolver_spec, records_to_publish
+    from .lookup.resolver import parse_resolver_spec, records_to_publish
 
     try:
         resolver = parse_resolver_spec(args.resolver, None, args.timeout)

@@ -15,7 +15,7 @@ from waitress.server import create_server
 from .api.app import create_app
 from .core.model import Settings
 from .scheduler import CheckScheduler
-from .simulator import Simulator
+from .service import Simulator
 from .store import Store
 
 log = logging.getLogger("mailfrom_sim")
@@ -41,9 +41,9 @@ class Options:
 
 class Runtime:
     def __init__(self, options: Options):
-        from .dns.resolver import parse_resolver_spec
-        from .dns.server import EmbeddedDnsServer
-        from .dns.zone import Zone
+        from .lookup.resolver import parse_resolver_spec
+        from .nameserver.server import EmbeddedDnsServer
+        from .nameserver.zone import Zone
 
         if options.check_interval <= 0 or options.pending_timeout <= 0:
             raise ValueError("--check-interval and --pending-timeout must be positive")
@@ -71,7 +71,7 @@ class Runtime:
         self._thread: threading.Thread | None = None
 
     def _setup_relay(self, spec: str) -> None:
-        from .smtp import SmtpRelay, parse_relay_spec
+        from .smtp.relay import SmtpRelay, parse_relay_spec
 
         host, port = parse_relay_spec(spec)
         self.relay = SmtpRelay(host, port, on_result=self.simulator.record_relay_result)

@@ -10,7 +10,8 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
 
-from ..core import messages, rules
+from ..core import rules
+from ..mail import messages
 from ..core.errors import AwsError, NotFoundException
 from ..core.model import IdentityType
 from .wire import mail_from_attributes, request_id, scope

@@ -2,8 +2,8 @@
 import pytest
 
 from tests.integration.bind import BindServer, named_path
-from simulator.dns.server import EmbeddedDnsServer
-from simulator.dns.zone import Zone
+from simulator.nameserver.server import EmbeddedDnsServer
+from simulator.nameserver.zone import Zone
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from simulator.dns.server import UDP_RECEIVE_BUFFER, EmbeddedDnsServer, _plain_query_shape
-from simulator.dns.zone import Zone
+from simulator.nameserver.server import UDP_RECEIVE_BUFFER, EmbeddedDnsServer, _plain_query_shape
+from simulator.nameserver.zone import Zone
 
 FEEDBACK = "feedback-smtp.us-east-1.amazonses.com"
 HOST = "127.0.0.1"

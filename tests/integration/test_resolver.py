@@ -14,7 +14,7 @@ import dns.rrset
 import pytest
 
 from simulator.core.model import LookupOutcome, MxLookup
-from simulator.dns.resolver import MxResolver, SPF_RECORD, parse_resolver_spec, records_to_publish
+from simulator.lookup.resolver import MxResolver, SPF_RECORD, parse_resolver_spec, records_to_publish
 
 FOUND, MISSING, TRANSIENT = LookupOutcome.FOUND, LookupOutcome.MISSING, LookupOutcome.TRANSIENT
 FEEDBACK = "feedback-smtp.us-east-1.amazonses.com"
@@ -436,7 +436,7 @@ def test_records_to_publish_are_the_mx_and_the_spf_txt():
     assert MxResolver.records_to_publish("mail.example.com", "us-east-1")[0].endswith(f"{FEEDBACK}.")
 
 
-@pytest.mark.parametrize("module_name", ["simulator.dns.resolver", "simulator.dns.pipeline", "simulator.dns.server"])
+@pytest.mark.parametrize("module_name", ["simulator.lookup.resolver", "simulator.lookup.pipeline", "simulator.nameserver.server"])
 def test_the_public_names_are_exported(module_name):
     import importlib
 

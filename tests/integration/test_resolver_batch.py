@@ -19,8 +19,8 @@ import dns.rrset
 import pytest
 
 from simulator.core.model import LookupOutcome, MxLookup
-from simulator.dns import pipeline
-from simulator.dns.resolver import SPF_RECORD, MxResolver, _spf_of_reply, classify_reply
+from simulator.lookup import pipeline
+from simulator.lookup.resolver import SPF_RECORD, MxResolver, _spf_of_reply, classify_reply
 from tests.integration.test_resolver import FakeNameserver, garbage, silent, wrong_id, wrong_source
 
 FOUND, MISSING, TRANSIENT = LookupOutcome.FOUND, LookupOutcome.MISSING, LookupOutcome.TRANSIENT
@@ -323,7 +323,7 @@ def test_a_send_error_ends_as_lookup_says():
 
 
 def test_an_ipv6_nameserver(dns_zone):
-    from simulator.dns.server import EmbeddedDnsServer
+    from simulator.nameserver.server import EmbeddedDnsServer
 
     try:
         server = EmbeddedDnsServer(dns_zone, host="::1", port=0).start()

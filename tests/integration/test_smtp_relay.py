@@ -10,7 +10,7 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 
-from simulator.smtp import SmtpRelay, parse_relay_spec
+from simulator.smtp.relay import SmtpRelay, parse_relay_spec
 
 MIME = b"From: app@example.com\r\nTo: u@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
 

@@ -9,8 +9,8 @@ from email import policy
 
 import pytest
 
-from simulator.core import messages
-from simulator.core.messages import (
+from simulator.mail import messages
+from simulator.mail.messages import (
     MessageError,
     build_from_simple,
     decode_raw_base64,

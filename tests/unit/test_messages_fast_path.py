@@ -15,8 +15,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from simulator.core import messages, mime_fast
-from simulator.core.messages import MessageError, build_from_simple, delivered_mime, stamp_message, with_return_path
+from simulator.mail import messages, mime_fast
+from simulator.mail.messages import MessageError, build_from_simple, delivered_mime, stamp_message, with_return_path
 
 SEED = 20261126
 CASES = 400

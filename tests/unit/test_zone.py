@@ -8,7 +8,7 @@ import dns.rdataset
 import dns.rdatatype
 import pytest
 
-from simulator.dns.zone import DuplicateRecordError, Zone, ZoneError
+from simulator.nameserver.zone import DuplicateRecordError, Zone, ZoneError
 
 FEEDBACK = "feedback-smtp.us-east-1.amazonses.com"
 
@@ -468,6 +468,6 @@ def test_changes_since_says_any_name_may_have_changed_when_it_cannot_tell(zone, 
 
 
 def test_the_public_names_are_exported():
-    import simulator.dns.zone as module
+    import simulator.nameserver.zone as module
 
     assert all(hasattr(module, name) for name in module.__all__)

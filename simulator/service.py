@@ -13,7 +13,8 @@ from dataclasses import replace
 from typing import Protocol
 
 from . import __version__
-from .core import machine, messages, rules
+from .core import machine, rules
+from .mail import messages
 from .core.clock import SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
@@ -42,7 +43,7 @@ from .store import Store
 
 
 class Resolver(Protocol):
-    """What the facade needs of the DNS edge (simulator.dns.resolver.MxResolver)."""
+    """What the facade needs of the DNS edge (simulator.lookup.resolver.MxResolver)."""
 
     def lookup_many(self, items: list[tuple[str, str]]) -> list[MxLookup]: ...
 

@@ -13,7 +13,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from .core.model import (
+from ..core.model import (
     BehaviorOnMxFailure,
     HistoryEntry,
     Identity,

@@ -180,7 +180,7 @@ class MxResolver:
         """`lookup` of each (mail_from_domain, region), results in the same order. Never raises.
 
         With one nameserver the queries are pipelined over one UDP socket
-        (simulator.dns.pipeline), a window of them in flight, the SPF TXT
+        (simulator.lookup.pipeline), a window of them in flight, the SPF TXT
         query following each MX answer that calls for it; every result is the
         one `lookup` would give, down to the error text. A name given twice
         (spelt the same) is queried once. Batches of one resolver take turns.

@@ -1,0 +1,1 @@
+"""Mail: compose Simple content, parse Raw content, stamp messages as delivered."""

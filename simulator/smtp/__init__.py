@@ -1,0 +1,1 @@
+"""SMTP edges: the relay that delivers accepted mail out."""
