@@ -40,6 +40,8 @@ class Options:
 
 
 class Runtime:
+    """The composition root: builds every piece, in order, before anything is served."""
+
     def __init__(self, options: Options):
         from .lookup.resolver import parse_resolver_spec
         from .nameserver.server import EmbeddedDnsServer
@@ -53,29 +55,36 @@ class Runtime:
         self.store = Store(options.db)
         self.zone = None
         self.dns_server = None
-        if options.resolver == "embedded":
-            self.zone = Zone()
-            self.dns_server = EmbeddedDnsServer(self.zone, host="127.0.0.1", port=options.dns_port)
-        self.simulator = Simulator(
-            self.store,
-            Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
-            zone=self.zone,
-        )
-        self._parse_resolver = parse_resolver_spec
         self.relay = None
-        if options.smtp_relay:
-            self._setup_relay(options.smtp_relay)
-        self.app = create_app(self.simulator, {"DEFAULT_REGION": options.region})
-        self.scheduler = CheckScheduler(self.simulator, tick_seconds=min(1.0, options.check_interval))
-        self.server = None
+        try:
+            if options.resolver == "embedded":
+                self.zone = Zone()
+                self.dns_server = EmbeddedDnsServer(self.zone, host="127.0.0.1", port=options.dns_port).start()
+                lookup = parse_resolver_spec("embedded", self.dns_server.address, options.dns_timeout)
+            else:
+                lookup = parse_resolver_spec(options.resolver, None, options.dns_timeout)
+            if options.smtp_relay:
+                from .smtp.relay import SmtpRelay, parse_relay_spec
+
+                host, port = parse_relay_spec(options.smtp_relay)
+                # Results come back only for messages the facade submitted, so it exists by then.
+                self.relay = SmtpRelay(host, port, on_result=lambda message_id, status:
+                                       simulator.record_relay_result(message_id, status))
+            simulator = Simulator(
+                self.store,
+                Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
+                lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address,
+            )
+            self.simulator = simulator
+            self.app = create_app(simulator, {"DEFAULT_REGION": options.region})
+            self.scheduler = CheckScheduler(simulator, tick_seconds=min(1.0, options.check_interval))
+            self.server = create_server(self.app, host=options.host, port=options.port,
+                                        threads=options.threads, ident="mailfrom-sim",
+                                        max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
+        except BaseException:
+            self._close_edges()
+            raise
         self._thread: threading.Thread | None = None
-
-    def _setup_relay(self, spec: str) -> None:
-        from .smtp.relay import SmtpRelay, parse_relay_spec
-
-        host, port = parse_relay_spec(spec)
-        self.relay = SmtpRelay(host, port, on_result=self.simulator.record_relay_result)
-        self.simulator.relay = self.relay
 
     @property
     def url(self) -> str:
@@ -83,23 +92,14 @@ class Runtime:
 
     @property
     def port(self) -> int:
-        return self.server.effective_port if self.server else self.options.port
+        return self.server.effective_port
 
     @property
     def dns_address(self) -> str | None:
         return f"127.0.0.1:{self.dns_server.port}" if self.dns_server else None
 
     def start(self) -> "Runtime":
-        if self.dns_server is not None:
-            self.dns_server.start()
-            self.simulator.dns_address = self.dns_address
-            self.simulator.resolver = self._parse_resolver(
-                "embedded", ("127.0.0.1", self.dns_server.port), self.options.dns_timeout)
-        else:
-            self.simulator.resolver = self._parse_resolver(self.options.resolver, None, self.options.dns_timeout)
-        self.server = create_server(self.app, host=self.options.host, port=self.options.port,
-                                    threads=self.options.threads, ident="mailfrom-sim",
-                                    max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
+        """Serve: HTTP, the scheduler, and the relay's unfinished deliveries."""
         self._thread = threading.Thread(target=self._serve, name="wsgi", daemon=True)
         self._thread.start()
         if self.options.scheduler:
@@ -134,11 +134,15 @@ class Runtime:
 
     def stop(self) -> None:
         """Stop taking requests, finish checks and deliveries, then close the database."""
-        if self.server is not None:
-            self._drain_http()
         if self._thread is not None:
+            self._drain_http()
             self._thread.join(timeout=10)
+        else:
+            self.server.close()
         self.scheduler.stop()
+        self._close_edges()
+
+    def _close_edges(self) -> None:
         if self.relay is not None:
             self.relay.close(timeout=10)
         if self.dns_server is not None:

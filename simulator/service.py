@@ -1,8 +1,9 @@
 """The facade: the only path that mutates the simulator's state.
 
 Views, the scheduler, the clock control and the scenario runner all call this
-class; it applies the pure rules (core/), asks the resolver adapter for MX
-lookups, and commits each change with its history entries in one transaction.
+class; it gathers facts through its ports (ports.py), applies the pure rules
+(core/), and commits each change with its history entries in one write. It is
+built whole by the composition root (runtime.py): nothing is plugged in later.
 """
 from __future__ import annotations
 
@@ -10,17 +11,15 @@ import base64
 import secrets
 import threading
 from dataclasses import replace
-from typing import Protocol
 
 from . import __version__
-from .core import machine, rules
-from .mail import messages
+from .core import machine, rules, sending
 from .core.clock import SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
+    Conflict,
     BadRequestException,
     InvalidNextTokenException,
-    MailFromDomainNotVerifiedException,
     MessageRejected,
     NotFoundException,
     SimNotFound,
@@ -28,24 +27,21 @@ from .core.errors import (
 )
 from .core.model import (
     BehaviorOnMxFailure,
-    HistoryEntry,
     Identity,
     IdentityType,
     LookupOutcome,
     MailFromDecision,
-    MailFromStatus,
     MxLookup,
     Scope,
     Settings,
     VerificationStatus,
 )
-from .store import Store
+from .mail import messages
+from .nameserver.zone import DuplicateRecordError
+from .ports import Lookup, Relay, Store, Zone
 
-
-class Resolver(Protocol):
-    """What the facade needs of the DNS edge (simulator.lookup.resolver.MxResolver)."""
-
-    def lookup_many(self, items: list[tuple[str, str]]) -> list[MxLookup]: ...
+# Relay states of an outbox entry: "none" (not relayed), "pending", "delivered", "failed: <reason>".
+RELAY_NONE, RELAY_PENDING = "none", "pending"
 
 
 def _dkim_token() -> str:
@@ -58,17 +54,22 @@ class Simulator:
         self,
         store: Store,
         settings: Settings = Settings(),
+        *,
+        lookup: Lookup | None = None,
+        zone: Zone | None = None,
+        relay: Relay | None = None,
+        dns_address: str | None = None,
         clock: SimClock | None = None,
-        resolver: Resolver | None = None,
-        zone=None,
     ):
+        """`lookup` None: every check is TRANSIENT; `zone` None: the embedded DNS server is not
+        in use; `relay` None: accepted mail is only stored."""
         self.store = store
         self.settings = settings
         self.clock = clock or SimClock(float(store.get_meta("clock_offset", "0") or 0))
-        self.resolver = resolver
+        self.lookup = lookup
         self.zone = zone
-        self.dns_address: str | None = None
-        self.relay = None  # an SmtpRelay when --smtp-relay is set
+        self.relay = relay
+        self.dns_address = dns_address
         self._sweep_lock = threading.Lock()
         if zone is not None:
             zone.load(store.dns_records(), store.dns_faults())
@@ -134,9 +135,12 @@ class Simulator:
 
     def delete_identity(self, scope: Scope, raw_name: str) -> None:
         identity = self.get_identity(scope, raw_name)
-        with self.store.transaction() as tx:
+
+        def delete(tx) -> None:
             self.store.delete_identity(tx, scope.account, scope.region, identity.name)
             self.store.delete_history(tx, scope.account, scope.region, identity.name)
+
+        self.store.write(delete)
 
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
                       behavior: BehaviorOnMxFailure | None) -> Identity:
@@ -165,43 +169,39 @@ class Simulator:
         except ValueError:
             allowed = ", ".join(s.value for s in VerificationStatus)
             raise ValidationError(f"status must be one of {allowed}") from None
-        try:
-            identity = self.get_identity(scope, raw_name)
-        except NotFoundException as exc:
-            raise SimNotFound(exc.message) from None
-        with self.store.transaction() as tx:
-            self.store.set_verification(tx, identity, verification)
+        identity = self.get_identity(scope, raw_name)
+        self.store.write(lambda tx: self.store.set_verification(tx, identity, verification))
         return replace(identity, verification_status=verification)
 
     def history(self, scope: Scope, raw_name: str) -> list[dict]:
-        try:
-            identity = self.get_identity(scope, raw_name)
-        except NotFoundException as exc:
-            raise SimNotFound(exc.message) from None
-        return [{**entry, "time": rfc3339(entry["at"])}
+        identity = self.get_identity(scope, raw_name)
+        return [{**entry.to_dict(), "time": rfc3339(entry.at)}
                 for entry in self.store.history(scope.account, scope.region, identity.name)]
 
     # --- checks and time ----------------------------------------------------
     def _apply_checks(self, work: list[tuple[Identity, MxLookup | None]], now: float,
                       force: bool) -> list[dict]:
         """Commit each check's outcome with its history entries, unless a Put changed it meanwhile."""
-        results = []
+        results: list[dict] = []
+
+        def apply(tx, chunk: list[tuple[Identity, MxLookup | None]]) -> None:
+            for seen, lookup in chunk:
+                config = seen.mail_from
+                assert config is not None
+                updated, entries = machine.catch_up(config, lookup, now, self.settings, force=force)
+                if not self.store.update_mail_from_if_unchanged(tx, seen, replace(seen, mail_from=updated)):
+                    continue  # deleted or Put meanwhile: the new config is checked on its own schedule
+                self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
+                results.append({
+                    "identity": seen.name, "account": seen.account, "region": seen.region,
+                    "domain": config.domain, "from": config.status.value, "to": updated.status.value,
+                    "lookup": lookup.to_dict() if lookup else None,
+                    "transitions": [e.to_dict() for e in entries],
+                })
+
         for start in range(0, len(work), 500):
-            with self.store.transaction() as tx:
-                for seen, lookup in work[start:start + 500]:
-                    config = seen.mail_from
-                    assert config is not None
-                    due = replace(config, next_check_at=now) if force and config.status.is_checked else config
-                    updated, entries = machine.catch_up(due, lookup, now, self.settings)
-                    if not self.store.update_mail_from_if_unchanged(tx, seen, replace(seen, mail_from=updated)):
-                        continue  # deleted or Put meanwhile: the new config is checked on its own schedule
-                    self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
-                    results.append({
-                        "identity": seen.name, "account": seen.account, "region": seen.region,
-                        "domain": config.domain, "from": config.status.value, "to": updated.status.value,
-                        "lookup": lookup.to_dict() if lookup else None,
-                        "transitions": [e.to_dict() for e in entries],
-                    })
+            chunk = work[start:start + 500]
+            self.store.write(lambda tx: apply(tx, chunk))
         return results
 
     def _lookups_for(self, identities: list[Identity], now: float, force: bool) -> list[tuple[Identity, MxLookup | None]]:
@@ -209,16 +209,16 @@ class Simulator:
         wanted: dict[tuple[str, str], None] = {}
         for identity in identities:
             config = identity.mail_from
-            if config is not None and (machine.needs_lookup(config, now) or (force and config.status.is_checked)):
+            if config is not None and machine.needs_lookup(config, now, force):
                 wanted[(config.domain, identity.region)] = None
         keys = list(wanted)
         answers = dict(zip(keys, self._lookup_all(keys))) if keys else {}
         return [(i, answers.get((i.mail_from.domain, i.region))) for i in identities if i.mail_from is not None]
 
     def _lookup_all(self, keys: list[tuple[str, str]]) -> list[MxLookup]:
-        if self.resolver is None:
+        if self.lookup is None:
             return [MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured") for _ in keys]
-        return self.resolver.lookup_many(keys)  # pipelined: far cheaper than a thread per lookup
+        return self.lookup.lookup_many(keys)  # pipelined: far cheaper than a thread per lookup
 
     def run_due(self, now: float | None = None) -> list[dict]:
         """Run every check and deadline due by `now` (the scheduler's tick and the clock's advance)."""
@@ -232,10 +232,7 @@ class Simulator:
     def run_checks(self, scope: Scope, raw_name: str | None = None) -> list[dict]:
         """Check now, whether due or not: every active configuration of the scope, or one identity's."""
         if raw_name is not None:
-            try:
-                identities = [self.get_identity(scope, raw_name)]
-            except NotFoundException as exc:
-                raise SimNotFound(exc.message) from None
+            identities = [self.get_identity(scope, raw_name)]
             if identities[0].mail_from is None:
                 raise ValidationError(f"identity {identities[0].name} has no MAIL FROM domain set")
         else:
@@ -248,9 +245,9 @@ class Simulator:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > 10 * 365 * 86400:
             raise ValidationError("seconds must be a number from 0 to 315360000")
         with self._sweep_lock:
-            now = self.clock.advance(float(seconds))
-            with self.store.transaction() as tx:
-                self.store.set_meta(tx, "clock_offset", repr(self.clock.offset))
+            offset = self.clock.offset + float(seconds)
+            self.store.write(lambda tx: self.store.set_meta(tx, "clock_offset", repr(offset)))
+            now = self.clock.advance(float(seconds))  # in memory only once the new offset is stored
         results = self.run_due(now)
         return {"now": now, "offset": self.clock.offset, "checked": len(results),
                 "transitions": sum(len(r["transitions"]) for r in results)}
@@ -264,32 +261,33 @@ class Simulator:
         A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
         """
         composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
-        candidates = rules.sender_candidates(composed.from_address)
-        known = self.store.get_identities(scope.account, scope.region, candidates)
-        chain = [known[name] for name in candidates if name in known]
-        sender = next((i for i in chain if i.verified), None)
-        if sender is None:
-            raise MessageRejected(
-                "Email address is not verified. The following identities failed the check in region "
-                f"{scope.region.upper()}: {composed.from_address}")
-        if self.account_settings(scope)["sandbox"]:
-            self._check_sandbox_recipients(scope, composed.destinations)
         message_id = messages.new_message_id()
+        verdict = sending.decide(self._send_facts(scope, composed.from_address, composed.destinations, message_id))
         now = self.now()
-        try:
-            decision = rules.decide_envelope(chain, message_id, scope.region)
-        except MailFromDomainNotVerifiedException:
-            deciding = next(i for i in chain if i.mail_from is not None)
-            self._record(scope, message_id, now, composed, sender.name, None, MailFromDecision.REJECTED,
-                         deciding.name, deciding.mail_from.status, "REJECT_MESSAGE while "
-                         f"{deciding.mail_from.domain} is {deciding.mail_from.status.value}", composed.mime_bytes)
-            raise
-        raw = messages.delivered_mime(composed, message_id, scope.region, now, decision.envelope_from)
-        self._record(scope, message_id, now, composed, sender.name, decision.envelope_from, decision.decision,
-                     decision.identity, decision.status, decision.reason, raw)
+        if isinstance(verdict, sending.Rejected):
+            if verdict.recorded:
+                self._record(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
+                             composed.mime_bytes)
+            raise verdict.error
+        raw = messages.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
+        self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw)
         if self.relay is not None:
-            self.relay.submit(message_id, decision.envelope_from, list(composed.destinations), raw)
+            self.relay.submit(message_id, verdict.envelope_from, list(composed.destinations), raw)
         return message_id
+
+    def _send_facts(self, scope: Scope, from_address: str, recipients, message_id: str) -> sending.SendFacts:
+        """What the send decision needs to know, read from the store."""
+        chain = self._identity_chain(scope, from_address)
+        sandbox = self.account_settings(scope)["sandbox"]
+        recipient_chains = {r: self._identity_chain(scope, r) for r in recipients} if sandbox else None
+        return sending.SendFacts(from_address, from_address, chain, scope.region, message_id, sandbox,
+                                 recipient_chains)
+
+    def _identity_chain(self, scope: Scope, address: str) -> list[Identity]:
+        """The existing identities that may authorise `address`, most specific first."""
+        candidates = sending.sender_candidates(address)
+        known = self.store.get_identities(scope.account, scope.region, candidates)
+        return [known[name] for name in candidates if name in known]
 
     @staticmethod
     def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> messages.ComposedMessage:
@@ -313,41 +311,29 @@ class Simulator:
             error_class = MessageRejected if exc.code == "MessageRejected" else BadRequestException
             raise error_class(exc.message) from None
 
-    def _check_sandbox_recipients(self, scope: Scope, recipients) -> None:
-        failed = []
-        for recipient in recipients:
-            candidates = rules.sender_candidates(recipient)
-            known = self.store.get_identities(scope.account, scope.region, candidates)
-            if not any(i.verified for i in known.values()):
-                failed.append(recipient)
-        if failed:
-            raise MessageRejected(
-                "Email address is not verified. The following identities failed the check in region "
-                f"{scope.region.upper()}: {', '.join(failed)}")
-
-    def _record(self, scope, message_id, now, composed, sending_identity, envelope_from, decision,
-                mail_from_identity, mail_from_status, reason, raw: bytes) -> None:
+    def _record(self, scope: Scope, message_id: str, now: float, composed: messages.ComposedMessage,
+                verdict: sending.SendVerdict, envelope_from: str | None, decision: MailFromDecision,
+                raw: bytes) -> None:
         entry = {
             "message_id": message_id, "account": scope.account, "region": scope.region,
             "from": composed.from_address, "destinations": list(composed.destinations),
             "subject": composed.subject, "envelope_from": envelope_from,
-            "mail_from_decision": decision.value, "mail_from_identity": mail_from_identity,
-            "mail_from_status": mail_from_status.value if mail_from_status else None,
-            "reason": reason, "sending_identity": sending_identity,
+            "mail_from_decision": decision.value, "mail_from_identity": verdict.mail_from_identity,
+            "mail_from_status": verdict.mail_from_status.value if verdict.mail_from_status else None,
+            "reason": verdict.reason, "sending_identity": verdict.sending_identity,
             "sent_at": now,
-            "relay": "pending" if (self.relay is not None and envelope_from) else "none",
         }
-        self.store.write(lambda tx: self.store.add_outbox(tx, entry, raw))
+        relay = RELAY_PENDING if (self.relay is not None and envelope_from) else RELAY_NONE
+        self.store.write(lambda tx: self.store.add_outbox(tx, entry, relay, raw))
 
     def record_relay_result(self, message_id: str, relay_status: str) -> None:
-        with self.store.transaction() as tx:
-            self.store.set_outbox_relay(tx, message_id, relay_status)
+        self.store.write(lambda tx: self.store.set_outbox_relay(tx, message_id, relay_status))
 
     def resume_pending_relays(self) -> int:
         """Hand the relay every accepted message a previous process had not delivered yet."""
         if self.relay is None:
             return 0
-        pending = self.store.undelivered()
+        pending = self.store.with_relay_state(RELAY_PENDING)
         for entry, raw in pending:
             self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
         return len(pending)
@@ -358,8 +344,8 @@ class Simulator:
                 for entry, relay, raw in self.store.outbox(scope.account, scope.region, limit)]
 
     def clear_outbox(self, scope: Scope | None = None) -> None:
-        with self.store.transaction() as tx:
-            self.store.clear_outbox(tx, scope.account if scope else None, scope.region if scope else None)
+        self.store.write(lambda tx: self.store.clear_outbox(tx, scope.account if scope else None,
+                                                           scope.region if scope else None))
 
     # --- account settings -----------------------------------------------------
     def account_settings(self, scope: Scope) -> dict:
@@ -369,8 +355,7 @@ class Simulator:
         if not isinstance(sandbox, bool):
             raise ValidationError("sandbox must be true or false")
         settings = {**self.account_settings(scope), "sandbox": sandbox}
-        with self.store.transaction() as tx:
-            self.store.save_account_settings(tx, scope.account, scope.region, settings)
+        self.store.write(lambda tx: self.store.save_account_settings(tx, scope.account, scope.region, settings))
         return settings
 
     def account_summary(self, scope: Scope) -> dict:
@@ -380,7 +365,8 @@ class Simulator:
             "sandbox": sandbox,
             "max_24_hour_send": 200.0 if sandbox else 50000.0,
             "max_send_rate": 1.0 if sandbox else 14.0,
-            "sent_last_24_hours": float(self.store.count_sent_since(scope.account, scope.region, self.now() - 86400)),
+            "sent_last_24_hours": float(self.store.count_sent_since(scope.account, scope.region, self.now() - 86400,
+                                                                    MailFromDecision.REJECTED.value)),
         }
 
     # --- DNS zone -------------------------------------------------------------
@@ -394,35 +380,39 @@ class Simulator:
 
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
         zone = self._zone()
-        with self.store.transaction() as tx:
-            try:
-                record = zone.add(name, type_, value, ttl)  # validates; ZoneError is a ValueError
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from None
-            try:
-                self.store.add_dns_record(tx, record)
-            except BaseException:
-                zone.remove(record["id"])
-                raise
+        try:
+            record = zone.add(name, type_, value, ttl)  # validates; ZoneError is a ValueError
+        except DuplicateRecordError as exc:
+            raise Conflict(str(exc)) from None
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        try:
+            self.store.write(lambda tx: self.store.add_dns_record(tx, record))
+        except BaseException:
+            zone.remove(record["id"])  # not stored, so not served either
+            raise
         return record
 
     def remove_dns_record(self, record_id: str) -> None:
         zone = self._zone()
         if not any(r["id"] == record_id for r in zone.records()):
             raise SimNotFound(f"DNS record {record_id} does not exist")
-        with self.store.transaction() as tx:
-            self.store.remove_dns_record(tx, record_id)
-            zone.remove(record_id)
+        self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
+        zone.remove(record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
         zone = self._zone()
         normalized = rules.normalize_domain(name)
-        with self.store.transaction() as tx:
-            try:
-                zone.set_fault(normalized, fault)
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from None
-            self.store.set_dns_fault(tx, normalized, str(fault))
+        before = zone.faults().get(normalized)
+        try:
+            zone.set_fault(normalized, fault)  # validates
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        try:
+            self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, str(fault)))
+        except BaseException:
+            zone.set_fault(normalized, before) if before else zone.clear_fault(normalized)
+            raise
         return {"name": normalized, "fault": fault}
 
     def clear_dns_fault(self, name: str) -> None:
@@ -430,15 +420,14 @@ class Simulator:
         normalized = rules.normalize_domain(name)
         if normalized not in zone.faults():
             raise SimNotFound(f"no fault is set for {normalized}")
-        with self.store.transaction() as tx:
-            self.store.set_dns_fault(tx, normalized, None)
-            zone.clear_fault(normalized)
+        self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
+        zone.clear_fault(normalized)
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
-        with self._sweep_lock, self.store.transaction() as tx:
-            self.store.reset(tx)
-            self.clock.reset()
+        with self._sweep_lock:
+            self.store.write(self.store.reset)
+            self.clock.reset()  # in memory only once the store is empty
             if self.zone is not None:
                 self.zone.clear()
 
@@ -452,4 +441,4 @@ class Simulator:
         }
 
 
-__all__ = ["Simulator", "HistoryEntry", "MailFromStatus"]
+__all__ = ["Simulator"]

@@ -4,19 +4,45 @@ every answer ({"success": true, "data": ...} or {"success": false, "error": ...}
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from ..core.clock import rfc3339
-from ..core.errors import SimNotFound, ValidationError
+from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, ValidationError
 from ..core.model import Scope
-from .wire import json_object
+from .wire import json_object, sim
 
+log = logging.getLogger("mailfrom_sim.api")
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 
 
-def sim():
-    return current_app.extensions["mailfrom_sim"]
+def envelope_error(code: str, message: str, status: int) -> Response:
+    return Response(json.dumps({"success": False, "error": {"code": code, "message": message}}),
+                    status=status, mimetype="application/json")
+
+
+@bp.errorhandler(Exception)
+def render_error(error: Exception) -> Response:
+    """The control plane's envelope for every error raised by its views."""
+    if isinstance(error, SimError):
+        return envelope_error(error.code, error.message, error.status)
+    if isinstance(error, AwsError) and error.status < 500:  # a facade rule refused the input
+        not_found = isinstance(error, NotFoundException)
+        return envelope_error("NOT_FOUND" if not_found else "VALIDATION_ERROR", error.message,
+                              404 if not_found else 400)
+    if isinstance(error, HTTPException) and error.code < 500:
+        not_found = error.code in (404, 405)
+        return envelope_error("NOT_FOUND" if not_found else "VALIDATION_ERROR",
+                              f"{request.method} {request.path}: {error.description}", 404 if not_found else 400)
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return envelope_error("INTERNAL_ERROR", f"{type(error).__name__}: {error}", 500)
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+def unknown_call(unknown: str):
+    raise SimNotFound(f"{request.method} /_sim/{unknown}: no such control-plane call")
 
 
 def ok(data, status: int = 200) -> Response:

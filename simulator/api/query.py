@@ -8,13 +8,23 @@ import re
 import urllib.parse
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from ..core import rules
 from ..mail import messages
-from ..core.errors import AwsError, NotFoundException
+from ..core.errors import (
+    AwsError,
+    InvalidAction,
+    InvalidParameterValue,
+    MalformedQueryString,
+    MissingAction,
+    MissingParameter,
+    NoSuchVersion,
+    NotFoundException,
+    QueryValidationError,
+)
 from ..core.model import IdentityType
-from .wire import mail_from_attributes, request_id, scope
+from .wire import install_error_renderer, mail_from_attributes, request_id, scope, sim
 from .wire import service_model as wire_service_model
 
 bp = Blueprint("query", __name__)
@@ -30,17 +40,6 @@ _INDEX = re.compile(r"^[1-9][0-9]{0,5}$")
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")
 # XML 1.0 cannot carry these even as character references.
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def sim():
-    return current_app.extensions["mailfrom_sim"]
-
-
-def query_error(code: str, message: str, status: int = 400) -> AwsError:
-    """An error that exists only on the query API (MissingAction, ValidationError, ...)."""
-    error = AwsError(message)
-    error.code, error.status = code, status
-    return error
 
 
 # --------------------------------------------------------------------------- the model
@@ -128,19 +127,16 @@ class _Parser:
         kind = shape.type_name
         if kind in ("integer", "long"):
             if not _INTEGER.match(raw):
-                raise query_error("InvalidParameterValue",
-                                  f"Value '{raw}' for parameter {key} is invalid: it must be an integer.")
+                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be an integer.")
             return int(raw)
         if kind in ("double", "float"):
             try:
                 return float(raw)
             except ValueError:
-                raise query_error("InvalidParameterValue",
-                                  f"Value '{raw}' for parameter {key} is invalid: it must be a number.") from None
+                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be a number.") from None
         if kind == "boolean":
             if raw not in ("true", "false"):
-                raise query_error("InvalidParameterValue",
-                                  f"Value '{raw}' for parameter {key} is invalid: it must be true or false.")
+                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be true or false.")
             return raw == "true"
         enum = getattr(shape, "enum", None)
         if enum and raw not in enum:
@@ -155,9 +151,9 @@ def _pairs(source: bytes) -> list[tuple[str, str]]:
         return urllib.parse.parse_qsl(source.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
                                       errors="strict", max_num_fields=MAX_FIELDS)
     except UnicodeDecodeError:
-        raise query_error("MalformedQueryString", "The request is not valid UTF-8.") from None
+        raise MalformedQueryString("The request is not valid UTF-8.") from None
     except ValueError:
-        raise query_error("MalformedQueryString", f"The request has more than {MAX_FIELDS} parameters.") from None
+        raise MalformedQueryString(f"The request has more than {MAX_FIELDS} parameters.") from None
 
 
 def _form() -> dict[str, str]:
@@ -178,11 +174,11 @@ def _parse_input(operation: str, form: dict[str, str]) -> dict:
     parser = _Parser(form)
     params = parser.parse(op_model.input_shape, "", "")
     if parser.missing:
-        raise query_error("MissingParameter", f"The request must contain the parameter {parser.missing[0]}.")
+        raise MissingParameter(f"The request must contain the parameter {parser.missing[0]}.")
     violations = parser.violations + _limit_violations(operation, params)
     if violations:
         count = len(violations)
-        raise query_error("ValidationError", f"{count} validation error{'s' if count > 1 else ''} detected: "
+        raise QueryValidationError(f"{count} validation error{'s' if count > 1 else ''} detected: "
                           + "; ".join(violations))
     return params
 
@@ -262,14 +258,14 @@ def error_response(error: AwsError) -> Response:
 def verify_domain_identity(params: dict) -> dict:
     domain = params["Domain"]
     if "@" in domain:
-        raise query_error("InvalidParameterValue", f"Invalid domain name {domain}.")
+        raise InvalidParameterValue(f"Invalid domain name {domain}.")
     return {"VerificationToken": rules.verification_token(sim().ensure_identity(scope(), domain))}
 
 
 def verify_email_identity(params: dict) -> dict:
     address = params["EmailAddress"]
     if "@" not in address:
-        raise query_error("InvalidParameterValue", f"Invalid email address {address}.")
+        raise InvalidParameterValue(f"Invalid email address {address}.")
     sim().ensure_identity(scope(), address)
     return {}
 
@@ -280,7 +276,7 @@ _IDENTITY_TYPES = {"EmailAddress": IdentityType.EMAIL_ADDRESS, "Domain": Identit
 def list_identities(params: dict) -> dict:
     max_items = params.get("MaxItems")
     if max_items is not None and not 1 <= max_items <= MAX_LIST_ITEMS:
-        raise query_error("InvalidParameterValue", f"MaxItems must be between 1 and {MAX_LIST_ITEMS}.")
+        raise InvalidParameterValue(f"MaxItems must be between 1 and {MAX_LIST_ITEMS}.")
     type_ = _IDENTITY_TYPES.get(params.get("IdentityType"))
     page, token = sim().list_identities(scope(), max_items, params.get("NextToken") or None, type_)
     result = {"Identities": [i.name for i in page]}
@@ -364,25 +360,23 @@ def _dispatch() -> Response:
     form = _form()
     action = form.get("Action")
     if not action:
-        raise query_error("MissingAction", "The request must contain the parameter Action.")
+        raise MissingAction("The request must contain the parameter Action.")
     handler = OPERATIONS.get(action)
     if handler is None:
         if action in service_model().operation_names:
-            raise query_error("InvalidAction", f"The action {action} is not simulated by mailfrom-sim.")
-        raise query_error("InvalidAction", f"The action {action} is not valid for this web service.")
+            raise InvalidAction(f"The action {action} is not simulated by mailfrom-sim.")
+        raise InvalidAction(f"The action {action} is not valid for this web service.")
     version = form.get("Version")
     if version is None:
-        raise query_error("MissingParameter", "The request must contain the parameter Version.")
+        raise MissingParameter("The request must contain the parameter Version.")
     if version != VERSION:
-        raise query_error("NoSuchVersion", f"The requested version ({version}) of service AmazonSES does not exist.")
+        raise NoSuchVersion(f"The requested version ({version}) of service AmazonSES does not exist.")
     return result_response(action, handler(_parse_input(action, form)))
 
 
 @bp.route("/", methods=["GET", "POST"])
 def query_api():
-    # Errors are rendered here rather than by the app's handler so that a GET (which
-    # AWS's query APIs also accept) answers in XML too.
-    try:
-        return _dispatch()
-    except AwsError as error:
-        return error_response(error)
+    return _dispatch()  # a GET (which AWS's query APIs also accept) is answered in XML too
+
+
+install_error_renderer(bp, error_response)

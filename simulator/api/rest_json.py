@@ -5,20 +5,27 @@ parse, call the facade and serialise, nothing more.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from ..core import rules
 from ..core.errors import BadRequestException
 from ..core.model import Identity, IdentityType
-from .wire import json_body, json_response, mail_from_attributes, optional_string, scope, shaped
+from .wire import (
+    aws_error_response,
+    install_error_renderer,
+    json_body,
+    json_response,
+    mail_from_attributes,
+    optional_string,
+    scope,
+    shaped,
+    sim,
+)
 
 bp = Blueprint("rest_json", __name__)
+install_error_renderer(bp, aws_error_response)
 
 SERVICE = {"v1": "pinpoint-email", "v2": "sesv2"}
-
-
-def sim():
-    return current_app.extensions["mailfrom_sim"]
 
 
 def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2")):

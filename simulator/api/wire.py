@@ -5,18 +5,38 @@ the contract: response members are filtered through them, not typed by hand.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from functools import lru_cache
+from typing import TYPE_CHECKING, Callable
 
-from flask import Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
 
-from ..core.errors import AwsError, SerializationException
+from ..core.errors import (
+    AwsError,
+    BadRequestException,
+    InternalFailure,
+    RequestEntityTooLarge,
+    SerializationException,
+    UnknownOperationException,
+)
 from ..core.model import Scope
+
+if TYPE_CHECKING:
+    from ..service import Simulator
+
+log = logging.getLogger("mailfrom_sim.api")
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
 DEFAULT_ACCOUNT = "000000000000"
 MAX_BODY = 10 * 1024 * 1024
+
+
+def sim() -> "Simulator":
+    """The facade this app serves (wired in by `create_app`)."""
+    return current_app.extensions["mailfrom_sim"]
 
 
 def request_id() -> str:
@@ -63,8 +83,6 @@ def json_body() -> dict:
 def optional_string(body: dict, key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
-        from ..core.errors import BadRequestException
-
         raise BadRequestException(f"{key} must be a string.")
     return value
 
@@ -77,6 +95,25 @@ def aws_error_response(error: AwsError) -> Response:
     response = json_response({"message": error.message}, error.status)
     response.headers["x-amzn-ErrorType"] = error.code
     return response
+
+
+def as_aws_error(error: Exception) -> AwsError:
+    """Any exception raised while serving an AWS request, as the AWS error to answer with."""
+    if isinstance(error, AwsError):
+        return error
+    if isinstance(error, HTTPException):
+        if error.code == 413:
+            return RequestEntityTooLarge("The request body is too large.")
+        if error.code in (404, 405):
+            return UnknownOperationException(f"No operation matches {request.method} {request.path}.")
+        return BadRequestException(error.description or "Bad request.")
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return InternalFailure(f"Internal failure: {type(error).__name__}")
+
+
+def install_error_renderer(bp: Blueprint, render: Callable[[AwsError], Response]) -> None:
+    """Every error raised in `bp`'s views is answered by `render`, in that API's own format."""
+    bp.register_error_handler(Exception, lambda error: render(as_aws_error(error)))
 
 
 @lru_cache(maxsize=None)

@@ -14,11 +14,6 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-
 class SimClock:
     """Real time plus `offset` seconds; `advance` adds to the offset."""
 
@@ -44,20 +39,6 @@ class SimClock:
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0
-
-
-class FixedClock:
-    """A clock that stands still unless told to move; for pure unit tests."""
-
-    def __init__(self, at: float = 1_700_000_000.0):
-        self.at = at
-
-    def now(self) -> float:
-        return self.at
-
-    def advance(self, seconds: float) -> float:
-        self.at += seconds
-        return self.at
 
 
 def rfc3339(ts: float) -> str:

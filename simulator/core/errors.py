@@ -1,7 +1,10 @@
-"""Typed errors: one class per AWS error code, plus the control plane's codes.
+"""The one error system: a short class per AWS error code and per control-plane code.
 
-Each AWS error carries the code botocore's model names, its HTTP status, and how
-the SES v1 query API spells the same failure (code and message may differ).
+An `AwsError`'s `code` is the shape name in the botocore model and `status` its
+HTTP status on the rest-json APIs; `query_code` is how the SES v1 query API
+names the same failure (the query API answers every sender fault with 400).
+A `SimError` is one of the `/_sim` control plane's codes. Each API blueprint
+renders these in its own wire format; nothing here knows about HTTP.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 class AwsError(Exception):
     code = "InternalFailure"
     status = 400
-    v1_code: str | None = None  # None: same code on the query API
+    query_code_override: str | None = None  # None: the query API uses `code` too
 
     def __init__(self, message: str, v1_message: str | None = None):
         super().__init__(message)
@@ -18,18 +21,19 @@ class AwsError(Exception):
 
     @property
     def query_code(self) -> str:
-        return self.v1_code or self.code
+        return self.query_code_override or self.code
 
 
+# --- the rest-json models' codes (v1 spelling where the query API differs) ----------
 class BadRequestException(AwsError):
     code = "BadRequestException"
-    v1_code = "InvalidParameterValue"
+    query_code_override = "InvalidParameterValue"
 
 
 class NotFoundException(AwsError):
     code = "NotFoundException"
     status = 404
-    v1_code = "InvalidParameterValue"
+    query_code_override = "InvalidParameterValue"
 
 
 class AlreadyExistsException(AwsError):
@@ -50,7 +54,7 @@ class LimitExceededException(AwsError):
 
 class InvalidNextTokenException(AwsError):
     code = "InvalidNextTokenException"
-    v1_code = "InvalidParameterValue"
+    query_code_override = "InvalidParameterValue"
 
 
 class UnknownOperationException(AwsError):
@@ -67,6 +71,41 @@ class RequestEntityTooLarge(AwsError):
     status = 413
 
 
+class InternalFailure(AwsError):
+    code = "InternalFailure"
+    status = 500
+
+
+# --- codes only the SES v1 query API has ---------------------------------------------
+class InvalidParameterValue(AwsError):
+    code = "InvalidParameterValue"
+
+
+class MissingAction(AwsError):
+    code = "MissingAction"
+
+
+class InvalidAction(AwsError):
+    code = "InvalidAction"
+
+
+class MissingParameter(AwsError):
+    code = "MissingParameter"
+
+
+class QueryValidationError(AwsError):
+    code = "ValidationError"
+
+
+class NoSuchVersion(AwsError):
+    code = "NoSuchVersion"
+
+
+class MalformedQueryString(AwsError):
+    code = "MalformedQueryString"
+
+
+# --- the /_sim control plane ----------------------------------------------------------
 class SimError(Exception):
     """An error of the /_sim control plane, rendered in its JSON envelope."""
 

@@ -62,6 +62,12 @@ TRANSITIONS: dict[MailFromStatus, dict[str, MailFromStatus]] = {
     },
 }
 
+# Which states the scheduler keeps looking up (FAILED waits for a Put), and which
+# turn FAILED when the pending timeout runs out.
+CHECKED: frozenset[MailFromStatus] = frozenset({PENDING, SUCCESS, TEMPORARY_FAILURE})
+WITH_DEADLINE: frozenset[MailFromStatus] = frozenset({PENDING, TEMPORARY_FAILURE})
+
+
 class IllegalTransition(Exception):
     """An event that the table does not allow in the current state."""
 
@@ -72,39 +78,143 @@ class _Cursor:
     state: str
 
 
-class _Decider:
-    def __init__(self) -> None:
+class CheckMachine:
+    """One kind of DNS-driven check: its transition table, the states that are checked
+    and that carry a deadline, and how a configuration moves through them.
+
+    Generic over *what* is checked: a configuration is any frozen dataclass with
+    `status`, `status_since`, `deadline`, `next_check_at` and `last_lookup`; the
+    lookup outcomes FOUND, MISSING and TRANSIENT are events, with EXPIRE and RESTART.
+    """
+
+    def __init__(self, table: dict, checked: frozenset, with_deadline: frozenset, initial):
+        self.table = table
+        self.checked = checked
+        self.with_deadline = with_deadline
+        self.initial = initial
+        self._status_type = type(initial)
         self._cursor = _Cursor()
         self._machine = Machine(
             model=self._cursor,
-            states=[s.value for s in MailFromStatus],
+            states=[s.value for s in self._status_type],
             transitions=[
                 {"trigger": event, "source": src.value, "dest": dst.value}
-                for src, row in TRANSITIONS.items()
+                for src, row in table.items()
                 for event, dst in row.items()
             ],
-            initial=PENDING.value,
+            initial=initial.value,
             auto_transitions=False,
             ignore_invalid_triggers=False,
         )
         self._lock = threading.Lock()
 
-    def next_status(self, status: MailFromStatus, event: str) -> MailFromStatus:
+    def next_status(self, status, event: str):
+        """The status the table moves `status` to on `event`; IllegalTransition if none."""
         with self._lock:
             self._machine.set_state(status.value, model=self._cursor)
             try:
                 self._cursor.trigger(event)
             except (MachineError, AttributeError) as exc:
                 raise IllegalTransition(f"event {event} is not allowed in state {status.value}") from exc
-            return MailFromStatus(self._cursor.state)
+            return self._status_type(self._cursor.state)
+
+    def deadline_of(self, config) -> float | None:
+        """The deadline that is running, if the state carries one."""
+        return config.deadline if config.status in self.with_deadline else None
+
+    def due_at(self, config) -> float | None:
+        """When something is next due for `config` (a check or its deadline); None: never."""
+        times = [t for t in (config.next_check_at, self.deadline_of(config)) if t is not None]
+        return min(times) if times else None
+
+    def fire(self, config, event: str, now: float, settings: Settings, lookup: MxLookup | None = None,
+             detail: str | None = None):
+        """Apply one event at time `now`; returns the new config and its history entry.
+
+        Raises IllegalTransition (and changes nothing) when the table forbids it.
+        """
+        new_status = self.next_status(config.status, event)
+        if event == RESTART or (event == TRANSIENT and config.status not in self.with_deadline):
+            deadline = now + settings.pending_timeout  # the timeout starts afresh
+        elif new_status in self.with_deadline:
+            deadline = config.deadline
+        else:
+            deadline = None
+        changed = new_status is not config.status or event == RESTART
+        updated = replace(
+            config,
+            status=new_status,
+            status_since=now if changed else config.status_since,
+            deadline=deadline,
+            next_check_at=(now + settings.check_interval) if new_status in self.checked else None,
+            last_lookup=lookup if lookup is not None else (None if event == RESTART else config.last_lookup),
+        )
+        entry = HistoryEntry(now, config.status, new_status, event, domain=config.domain, lookup=lookup,
+                             detail=detail)
+        return updated, entry
+
+    def needs_lookup(self, config, now: float, force: bool = False) -> bool:
+        """True when a check is due by `now` before the deadline (or, with `force`, whenever checked)."""
+        if force:
+            return config.status in self.checked
+        check_at = config.next_check_at
+        if check_at is None or check_at > now:
+            return False
+        deadline = self.deadline_of(config)
+        return deadline is None or check_at < deadline
+
+    def catch_up(self, config, lookup: MxLookup | None, now: float, settings: Settings, force: bool = False):
+        """Run, in time order, every check and deadline due by `now`, with DNS answering `lookup`.
+
+        DNS is taken as it is now for every check in the window (SPEC §5), so a run
+        of checks that changes nothing is skipped arithmetically: the cost is a few
+        steps per configuration however far `now` is. A repeated identical check is
+        not written to history again. `force` makes a check due now (/_sim/checks/run).
+        """
+        if force and config.status in self.checked:
+            config = replace(config, next_check_at=now)
+        entries: list[HistoryEntry] = []
+        for _ in range(16):  # each pass makes progress; the bound only guards a bug
+            deadline = self.deadline_of(config)
+            check_at = config.next_check_at
+            if deadline is not None and deadline <= now and (check_at is None or deadline <= check_at):
+                config, entry = self.fire(config, EXPIRE, deadline, settings, detail="pending timeout passed")
+                entries.append(entry)
+                continue
+            if check_at is None or check_at > now:
+                break
+            if lookup is None:
+                raise ValueError("a check is due but no lookup was given")
+            before = config
+            config, entry = self.fire(config, lookup.outcome.value, check_at, settings, lookup=lookup)
+            if config.status is not before.status or before.last_lookup != lookup:
+                entries.append(entry)
+            if config.status is before.status:
+                # Every further check before the horizon repeats this one: skip them.
+                horizon = now if deadline is None else min(now, deadline)
+                repeats = math.floor((horizon - check_at) / settings.check_interval)
+                if deadline is not None and check_at + repeats * settings.check_interval >= deadline:
+                    repeats -= 1  # a check falling on the deadline comes after it
+                if repeats > 0:
+                    config = replace(config, next_check_at=check_at + (repeats + 1) * settings.check_interval)
+        return config, entries
+
+    def mermaid(self, start_label: str, notes: dict[str, str] | None = None) -> str:
+        """The state diagram, drawn from the table."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial.value}: {start_label}"]
+        for src, row in self.table.items():
+            for event, dst in row.items():
+                lines.append(f"    {src.value} --> {dst.value}: {event}")
+        for state, note in (notes or {}).items():
+            lines.append(f"    note right of {state}: {note}")
+        return "\n".join(lines)
 
 
-_decider = _Decider()
+MAIL_FROM = CheckMachine(TRANSITIONS, CHECKED, WITH_DEADLINE, PENDING)
 
 
 def next_status(status: MailFromStatus, event: str) -> MailFromStatus:
-    """The status the table moves `status` to on `event`; IllegalTransition if none."""
-    return _decider.next_status(status, event)
+    return MAIL_FROM.next_status(status, event)
 
 
 def start(domain: str, now: float, settings: Settings) -> tuple[MailFromConfig, HistoryEntry]:
@@ -119,98 +229,12 @@ def start(domain: str, now: float, settings: Settings) -> tuple[MailFromConfig, 
     return config, HistoryEntry(now, None, PENDING, RESTART, domain=domain, detail="MAIL FROM domain set")
 
 
-def fire(
-    config: MailFromConfig,
-    event: str,
-    now: float,
-    settings: Settings,
-    lookup: MxLookup | None = None,
-    detail: str | None = None,
-) -> tuple[MailFromConfig, HistoryEntry]:
-    """Apply one event at time `now`; returns the new config and its history entry.
-
-    Raises IllegalTransition (and changes nothing) when the table forbids it.
-    """
-    new_status = next_status(config.status, event)
-    if event == RESTART or (event == TRANSIENT and config.status is SUCCESS):  # the timeout starts afresh
-        deadline = now + settings.pending_timeout
-    elif new_status.has_deadline:
-        deadline = config.deadline
-    else:
-        deadline = None
-    changed = new_status is not config.status or event == RESTART
-    updated = replace(
-        config,
-        status=new_status,
-        status_since=now if changed else config.status_since,
-        deadline=deadline,
-        next_check_at=(now + settings.check_interval) if new_status.is_checked else None,
-        last_lookup=lookup if lookup is not None else (None if event == RESTART else config.last_lookup),
-    )
-    entry = HistoryEntry(now, config.status, new_status, event, domain=config.domain, lookup=lookup, detail=detail)
-    return updated, entry
-
-
-def needs_lookup(config: MailFromConfig, now: float) -> bool:
-    """True when the next thing due by `now` is a check (not the deadline)."""
-    check_at = config.next_check_at
-    if check_at is None or check_at > now:
-        return False
-    deadline = config.deadline if config.status.has_deadline else None
-    return deadline is None or check_at < deadline
-
-
-def is_due(config: MailFromConfig, now: float) -> bool:
-    if config.next_check_at is not None and config.next_check_at <= now:
-        return True
-    return config.status.has_deadline and config.deadline is not None and config.deadline <= now
-
-
-def catch_up(
-    config: MailFromConfig,
-    lookup: MxLookup | None,
-    now: float,
-    settings: Settings,
-) -> tuple[MailFromConfig, list[HistoryEntry]]:
-    """Run, in time order, every check and deadline due by `now`, with DNS answering `lookup`.
-
-    DNS is taken as it is now for every check in the window (SPEC §5), so a run
-    of checks that changes nothing is skipped arithmetically: the cost is a few
-    steps per configuration however far `now` is. A repeated identical check is
-    not written to history again.
-    """
-    entries: list[HistoryEntry] = []
-    for _ in range(16):  # each pass makes progress; the bound only guards a bug
-        deadline = config.deadline if config.status.has_deadline else None
-        check_at = config.next_check_at
-        if deadline is not None and deadline <= now and (check_at is None or deadline <= check_at):
-            config, entry = fire(config, EXPIRE, deadline, settings, detail="pending timeout passed")
-            entries.append(entry)
-            continue
-        if check_at is None or check_at > now:
-            break
-        if lookup is None:
-            raise ValueError("a check is due but no lookup was given")
-        before = config
-        config, entry = fire(config, lookup.outcome.value, check_at, settings, lookup=lookup)
-        if config.status is not before.status or before.last_lookup != lookup:
-            entries.append(entry)
-        if config.status is before.status:
-            # Every further check before the horizon repeats this one: skip them.
-            horizon = now if deadline is None else min(now, deadline)
-            repeats = math.floor((horizon - check_at) / settings.check_interval)
-            if deadline is not None and check_at + repeats * settings.check_interval >= deadline:
-                repeats -= 1  # a check falling on the deadline comes after it
-            if repeats > 0:
-                config = replace(config, next_check_at=check_at + (repeats + 1) * settings.check_interval)
-    return config, entries
+fire = MAIL_FROM.fire
+catch_up = MAIL_FROM.catch_up
+needs_lookup = MAIL_FROM.needs_lookup
+due_at = MAIL_FROM.due_at
 
 
 def mermaid_diagram() -> str:
-    """The state diagram, drawn from TRANSITIONS, for the README."""
-    lines = ["stateDiagram-v2", f"    [*] --> {PENDING.value}: PUT with a domain"]
-    for src, row in TRANSITIONS.items():
-        for event, dst in row.items():
-            lines.append(f"    {src.value} --> {dst.value}: {event}")
-    lines.append("    note right of FAILED: no checks until the next PUT")
-    return "\n".join(lines)
+    """The MAIL FROM state diagram, drawn from TRANSITIONS, for the README."""
+    return MAIL_FROM.mermaid("PUT with a domain", {FAILED.value: "no checks until the next PUT"})

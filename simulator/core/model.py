@@ -5,7 +5,7 @@ v2/Pinpoint spelling is each enum's value; the SES v1 query spelling is `.v1`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -18,16 +18,6 @@ class MailFromStatus(StrEnum):
     @property
     def v1(self) -> str:
         return _V1_STATUS[self]
-
-    @property
-    def has_deadline(self) -> bool:
-        """States that turn FAILED when the pending timeout runs out."""
-        return self in (MailFromStatus.PENDING, MailFromStatus.TEMPORARY_FAILURE)
-
-    @property
-    def is_checked(self) -> bool:
-        """States that the scheduler keeps looking up; FAILED waits for a Put."""
-        return self is not MailFromStatus.FAILED
 
 
 _V1_STATUS = {
@@ -180,6 +170,16 @@ class HistoryEntry:
             "detail": self.detail,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "HistoryEntry":
+        """The inverse of `to_dict` (how the store keeps history)."""
+        lookup = None
+        if d.get("outcome"):
+            lookup = MxLookup(LookupOutcome(d["outcome"]), tuple(d.get("answers") or ()), d.get("error"), d.get("spf"))
+        return cls(d["at"], MailFromStatus(d["from"]) if d.get("from") else None,
+                   MailFromStatus(d["to"]) if d.get("to") else None, d["event"], d.get("domain"), lookup,
+                   d.get("detail"))
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -187,25 +187,3 @@ class Settings:
 
     check_interval: float = 60.0
     pending_timeout: float = 259200.0
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """An outbox entry: an accepted or rejected send and how MAIL FROM was decided."""
-
-    message_id: str
-    account: str
-    region: str
-    from_address: str
-    destinations: tuple[str, ...]
-    subject: str | None
-    envelope_from: str | None
-    mail_from_decision: MailFromDecision
-    mail_from_identity: str | None
-    mail_from_status: MailFromStatus | None
-    sent_at: float
-    relay: str = "none"
-    raw: str = ""
-    sending_identity: str | None = None
-    reason: str | None = None
-    extra: dict = field(default_factory=dict)

@@ -1,22 +1,21 @@
-"""Pure rules: identity and MAIL FROM domain validation (SPEC §3), what a Put does
-to a configuration (§4), sender -> identity resolution and the envelope decision
-at send time (§6). Takes `now` and settings as arguments; touches no I/O.
+"""Pure rules: identity and MAIL FROM domain validation (SPEC §3) and what a Put
+does to a configuration (§4). Takes `now` and settings as arguments; touches no
+I/O. The send decision (§6) is in `sending`.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from . import machine
-from .errors import BadRequestException, MailFromDomainNotVerifiedException
+from .errors import BadRequestException
 from .model import (
     BehaviorOnMxFailure,
     HistoryEntry,
     Identity,
     IdentityType,
-    MailFromDecision,
     MailFromStatus,
     Settings,
 )
@@ -151,50 +150,3 @@ def apply_put(
         return replace(identity, behavior=behavior, mail_from=config), [entry]
     # Same domain while PENDING, SUCCESS or TEMPORARY_FAILURE: only the behaviour changes (choice).
     return replace(identity, behavior=behavior), []
-
-
-def sender_candidates(address: str) -> list[str]:
-    """Identities that may authorise `address`, most specific first (SES inheritance)."""
-    local, _, domain = address.rpartition("@")
-    domain = normalize_domain(domain)
-    labels = domain.split(".")
-    return [f"{local}@{domain}"] + [".".join(labels[i:]) for i in range(len(labels) - 1)]
-
-
-def default_mail_from(message_id: str, region: str) -> str:
-    host = "amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
-    return f"{message_id}@{host}"
-
-
-@dataclass(frozen=True)
-class EnvelopeDecision:
-    decision: MailFromDecision
-    envelope_from: str | None
-    identity: str | None  # the identity whose MAIL FROM settings decided it
-    status: MailFromStatus | None
-    reason: str
-
-
-def decide_envelope(chain: list[Identity], message_id: str, region: str) -> EnvelopeDecision:
-    """The envelope sender for a send, from the identities in `chain` (most specific first).
-
-    Raises MailFromDomainNotVerifiedException under REJECT_MESSAGE while not SUCCESS.
-    """
-    deciding = next((i for i in chain if i.mail_from is not None), None)
-    if deciding is None:
-        return EnvelopeDecision(MailFromDecision.DEFAULT, default_mail_from(message_id, region), None, None,
-                                "no custom MAIL FROM domain is set")
-    config = deciding.mail_from
-    assert config is not None
-    if config.status is MailFromStatus.SUCCESS:
-        return EnvelopeDecision(MailFromDecision.CUSTOM, f"{message_id}@{config.domain}", deciding.name,
-                                config.status, f"{config.domain} is SUCCESS")
-    if deciding.behavior is BehaviorOnMxFailure.USE_DEFAULT_VALUE:
-        return EnvelopeDecision(MailFromDecision.DEFAULT, default_mail_from(message_id, region), deciding.name,
-                                config.status, f"{config.domain} is {config.status.value}; USE_DEFAULT_VALUE")
-    raise MailFromDomainNotVerifiedException(
-        f"The MAIL FROM domain {config.domain} of identity {deciding.name} is {config.status.value}; "
-        "BehaviorOnMxFailure is REJECT_MESSAGE, so the message was not sent.",
-        v1_message=f"Mail-From domain {config.domain} for identity {deciding.name} is not verified "
-        f"(status {config.status.v1}).",
-    )

@@ -2,7 +2,8 @@
 the clock offset, account settings and the outbox. The facade is its only user;
 every facade mutation is one transaction here, so what was acknowledged survives
 a restart (and `kill -9`: WAL with synchronous=NORMAL loses nothing on a crash
-of the process).
+of the process). Writes go through one API, `write(work)`; no rule lives here:
+when a configuration is next due is the machine's answer, stored in `mf_due_at`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
+from ..core import machine
 from ..core.model import (
     BehaviorOnMxFailure,
     HistoryEntry,
@@ -33,11 +35,9 @@ CREATE TABLE IF NOT EXISTS identities (
     type TEXT NOT NULL, verification_status TEXT NOT NULL, created_at REAL NOT NULL,
     dkim_tokens TEXT NOT NULL, behavior TEXT NOT NULL,
     mf_domain TEXT, mf_status TEXT, mf_status_since REAL, mf_deadline REAL,
-    mf_next_check_at REAL, mf_last_lookup TEXT,
+    mf_next_check_at REAL, mf_last_lookup TEXT, mf_due_at REAL,
     PRIMARY KEY (account, region, name)
 );
-CREATE INDEX IF NOT EXISTS identities_next_check ON identities (mf_next_check_at);
-CREATE INDEX IF NOT EXISTS identities_deadline ON identities (mf_deadline);
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     account TEXT NOT NULL, region TEXT NOT NULL, identity TEXT NOT NULL,
@@ -62,11 +62,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_scope ON outbox (account, region, seq);
 """
+# Indexes on columns a database made by an earlier version may lack until _migrate adds them.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS identities_due ON identities (mf_due_at);
+"""
 
-_IDENTITY_COLUMNS = (
-    "account, region, name, type, verification_status, created_at, dkim_tokens, behavior, "
-    "mf_domain, mf_status, mf_status_since, mf_deadline, mf_next_check_at, mf_last_lookup"
+_IDENTITY_FIELDS = (
+    "account", "region", "name", "type", "verification_status", "created_at", "dkim_tokens", "behavior",
+    "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at", "mf_last_lookup", "mf_due_at",
 )
+_IDENTITY_COLUMNS = ", ".join(_IDENTITY_FIELDS)
+# What a Put or a check changes, and what a compare-and-set compares (mf_last_lookup only
+# de-duplicates history, so a check that differs only there is no conflict).
+_MAIL_FROM_FIELDS = ("behavior", "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at",
+                     "mf_last_lookup", "mf_due_at")
+_COMPARED_FIELDS = ("behavior", "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at")
 
 
 def _lookup_to_json(lookup: MxLookup | None) -> str | None:
@@ -80,31 +90,34 @@ def _lookup_from_json(text: str | None) -> MxLookup | None:
     return MxLookup(LookupOutcome(d["outcome"]), tuple(d["answers"]), d["error"], d.get("spf"))
 
 
-def _identity_row(identity: Identity) -> tuple:
+def _identity_values(identity: Identity) -> dict:
     mf = identity.mail_from
-    return (
-        identity.account, identity.region, identity.name, identity.type.value,
-        identity.verification_status.value, identity.created_at, json.dumps(list(identity.dkim_tokens)),
-        identity.behavior.value,
-        mf.domain if mf else None, mf.status.value if mf else None, mf.status_since if mf else None,
-        mf.deadline if mf else None, mf.next_check_at if mf else None,
-        _lookup_to_json(mf.last_lookup) if mf else None,
-    )
+    return {
+        "account": identity.account, "region": identity.region, "name": identity.name,
+        "type": identity.type.value, "verification_status": identity.verification_status.value,
+        "created_at": identity.created_at, "dkim_tokens": json.dumps(list(identity.dkim_tokens)),
+        "behavior": identity.behavior.value,
+        "mf_domain": mf.domain if mf else None, "mf_status": mf.status.value if mf else None,
+        "mf_status_since": mf.status_since if mf else None, "mf_deadline": mf.deadline if mf else None,
+        "mf_next_check_at": mf.next_check_at if mf else None,
+        "mf_last_lookup": _lookup_to_json(mf.last_lookup) if mf else None,
+        "mf_due_at": machine.due_at(mf) if mf else None,
+    }
 
 
-def _identity_from_row(row: tuple) -> Identity:
-    (account, region, name, type_, verification, created_at, tokens, behavior,
-     mf_domain, mf_status, mf_since, mf_deadline, mf_next, mf_lookup) = row
+def _identity_from_row(row: sqlite3.Row) -> Identity:
     mail_from = None
-    if mf_domain is not None:
+    if row["mf_domain"] is not None:
         mail_from = MailFromConfig(
-            domain=mf_domain, status=MailFromStatus(mf_status), status_since=mf_since,
-            deadline=mf_deadline, next_check_at=mf_next, last_lookup=_lookup_from_json(mf_lookup),
+            domain=row["mf_domain"], status=MailFromStatus(row["mf_status"]), status_since=row["mf_status_since"],
+            deadline=row["mf_deadline"], next_check_at=row["mf_next_check_at"],
+            last_lookup=_lookup_from_json(row["mf_last_lookup"]),
         )
     return Identity(
-        account=account, region=region, name=name, type=IdentityType(type_),
-        verification_status=VerificationStatus(verification), created_at=created_at,
-        dkim_tokens=tuple(json.loads(tokens)), behavior=BehaviorOnMxFailure(behavior), mail_from=mail_from,
+        account=row["account"], region=row["region"], name=row["name"], type=IdentityType(row["type"]),
+        verification_status=VerificationStatus(row["verification_status"]), created_at=row["created_at"],
+        dkim_tokens=tuple(json.loads(row["dkim_tokens"])), behavior=BehaviorOnMxFailure(row["behavior"]),
+        mail_from=mail_from,
     )
 
 
@@ -134,6 +147,22 @@ class Store:
         self._keeper = self._connect()  # keeps a memory database alive
         with self._write_lock:
             self._keeper.executescript(SCHEMA)
+            self._migrate(self._keeper)
+            self._keeper.executescript(INDEXES)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Bring a database made by an earlier version up to this schema."""
+        columns = {row["name"] for row in conn.execute("PRAGMA table_info(identities)")}
+        if "mf_due_at" not in columns:
+            conn.execute("ALTER TABLE identities ADD COLUMN mf_due_at REAL")
+            conn.execute("DROP INDEX IF EXISTS identities_next_check")
+            conn.execute("DROP INDEX IF EXISTS identities_deadline")
+            rows = conn.execute(f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_domain IS NOT NULL").fetchall()
+            conn.executemany(
+                "UPDATE identities SET mf_due_at=? WHERE account=? AND region=? AND name=?",
+                [(machine.due_at(_identity_from_row(r).mail_from), r["account"], r["region"], r["name"])
+                 for r in rows])
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
@@ -141,6 +170,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
+        conn.row_factory = sqlite3.Row
         return conn
 
     @property
@@ -186,7 +216,7 @@ class Store:
                     return
                 batch, self._queue = self._queue, []
             try:
-                with self.transaction() as tx:
+                with self._transaction() as tx:
                     for item in batch:
                         tx.execute("SAVEPOINT queued_write")
                         try:
@@ -202,7 +232,7 @@ class Store:
                 item.done.set()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; everything inside commits together or not at all."""
         with self._write_lock:
             conn = self.conn
@@ -242,7 +272,7 @@ class Store:
             f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE account=? AND region=? AND name IN ({marks})",
             (account, region, *names),
         ).fetchall()
-        return {row[2]: _identity_from_row(row) for row in rows}
+        return {row["name"]: _identity_from_row(row) for row in rows}
 
     def list_identities(self, account: str, region: str, after: str | None, limit: int,
                         type_: IdentityType | None = None) -> list[Identity]:
@@ -258,11 +288,6 @@ class Store:
         args.append(limit)
         return [_identity_from_row(r) for r in self.conn.execute(sql, args).fetchall()]
 
-    def count_identities(self, account: str, region: str) -> int:
-        return self.conn.execute(
-            "SELECT COUNT(*) FROM identities WHERE account=? AND region=?", (account, region)
-        ).fetchone()[0]
-
     @staticmethod
     def set_verification(conn: sqlite3.Connection, identity: Identity, status: VerificationStatus) -> None:
         conn.execute("UPDATE identities SET verification_status=? WHERE account=? AND region=? AND name=?",
@@ -272,8 +297,9 @@ class Store:
     def insert_identity(conn: sqlite3.Connection, identity: Identity) -> bool:
         """Add a new identity; False (and nothing written) if it exists already."""
         cursor = conn.execute(
-            f"INSERT OR IGNORE INTO identities ({_IDENTITY_COLUMNS}) VALUES ({','.join('?' * 14)})",
-            _identity_row(identity),
+            f"INSERT OR IGNORE INTO identities ({_IDENTITY_COLUMNS}) "
+            f"VALUES ({', '.join(':' + f for f in _IDENTITY_FIELDS)})",
+            _identity_values(identity),
         )
         return cursor.rowcount == 1
 
@@ -282,13 +308,13 @@ class Store:
         """Write `updated`'s behaviour and MAIL FROM configuration only if the stored ones are
         still those of `seen`: a compare-and-set, so rules run outside the write lock and a
         Put, a delete or a check that came in between is never overwritten."""
-        old, new = _identity_row(seen), _identity_row(updated)
+        old, new = _identity_values(seen), _identity_values(updated)
         cursor = conn.execute(
-            "UPDATE identities SET behavior=?, mf_domain=?, mf_status=?, mf_status_since=?, mf_deadline=?, "
-            "mf_next_check_at=?, mf_last_lookup=? WHERE account=? AND region=? AND name=? AND behavior=? "
-            "AND mf_domain IS ? AND mf_status IS ? AND mf_status_since IS ? AND mf_deadline IS ? "
-            "AND mf_next_check_at IS ?",
-            (*new[7:14], *old[0:3], *old[7:13]),
+            f"UPDATE identities SET {', '.join(f'{f}=:new_{f}' for f in _MAIL_FROM_FIELDS)} "
+            "WHERE account=:account AND region=:region AND name=:name AND "
+            + " AND ".join(f"{f} IS :old_{f}" for f in _COMPARED_FIELDS),
+            {"account": seen.account, "region": seen.region, "name": seen.name,
+             **{f"new_{f}": new[f] for f in _MAIL_FROM_FIELDS}, **{f"old_{f}": old[f] for f in _COMPARED_FIELDS}},
         )
         return cursor.rowcount == 1
 
@@ -298,10 +324,7 @@ class Store:
 
     def due_identities(self, now: float, limit: int = 100000) -> list[Identity]:
         rows = self.conn.execute(
-            f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_next_check_at <= ? "
-            "UNION SELECT {cols} FROM identities WHERE mf_deadline <= ? AND mf_status IN ('PENDING','TEMPORARY_FAILURE') "
-            "LIMIT ?".replace("{cols}", _IDENTITY_COLUMNS),
-            (now, now, limit),
+            f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_due_at <= ? LIMIT ?", (now, limit),
         ).fetchall()
         return [_identity_from_row(r) for r in rows]
 
@@ -313,13 +336,6 @@ class Store:
             args += [account, region]
         return [_identity_from_row(r) for r in self.conn.execute(sql, args).fetchall()]
 
-    def next_due_at(self) -> float | None:
-        row = self.conn.execute(
-            "SELECT MIN(t) FROM (SELECT MIN(mf_next_check_at) AS t FROM identities "
-            "UNION ALL SELECT MIN(mf_deadline) FROM identities WHERE mf_status IN ('PENDING','TEMPORARY_FAILURE'))"
-        ).fetchone()
-        return row[0] if row else None
-
     # --- history ----------------------------------------------------------
     @staticmethod
     def add_history(conn: sqlite3.Connection, account: str, region: str, identity: str,
@@ -329,12 +345,12 @@ class Store:
             [(account, region, identity, e.at, json.dumps(e.to_dict())) for e in entries],
         )
 
-    def history(self, account: str, region: str, identity: str) -> list[dict]:
+    def history(self, account: str, region: str, identity: str) -> list[HistoryEntry]:
         rows = self.conn.execute(
             "SELECT entry FROM history WHERE account=? AND region=? AND identity=? ORDER BY seq",
             (account, region, identity),
         ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [HistoryEntry.from_dict(json.loads(r[0])) for r in rows]
 
     @staticmethod
     def delete_history(conn: sqlite3.Connection, account: str, region: str, identity: str) -> None:
@@ -392,12 +408,13 @@ class Store:
 
     # --- outbox -------------------------------------------------------------
     @staticmethod
-    def add_outbox(conn: sqlite3.Connection, entry: dict, raw: bytes) -> None:
+    def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes) -> None:
+        """Store one send attempt; its relay state lives in its own column, updated as delivery goes."""
         conn.execute(
             "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw) "
             "VALUES (?,?,?,?,?,?,?,?)",
             (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-             entry["mail_from_decision"], entry["relay"], json.dumps(entry), raw),
+             entry["mail_from_decision"], relay, json.dumps(entry), raw),
         )
 
     @staticmethod
@@ -411,14 +428,15 @@ class Store:
         ).fetchall()
         return [(json.loads(r[0]), r[1], r[2]) for r in rows]
 
-    def count_sent_since(self, account: str, region: str, since: float) -> int:
+    def count_sent_since(self, account: str, region: str, since: float, rejected: str) -> int:
+        """Outbox entries since `since` whose decision is not `rejected`."""
         return self.conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE account=? AND region=? AND sent_at >= ? AND decision != 'rejected'",
-            (account, region, since),
+            "SELECT COUNT(*) FROM outbox WHERE account=? AND region=? AND sent_at >= ? AND decision != ?",
+            (account, region, since, rejected),
         ).fetchone()[0]
 
-    def undelivered(self) -> list[tuple[dict, bytes]]:
-        rows = self.conn.execute("SELECT entry, raw FROM outbox WHERE relay='pending' ORDER BY seq").fetchall()
+    def with_relay_state(self, relay: str) -> list[tuple[dict, bytes]]:
+        rows = self.conn.execute("SELECT entry, raw FROM outbox WHERE relay=? ORDER BY seq", (relay,)).fetchall()
         return [(json.loads(r[0]), r[1]) for r in rows]
 
     @staticmethod

@@ -16,14 +16,13 @@ def identity() -> Identity:
 def test_a_write_based_on_a_stale_read_is_refused_and_changes_nothing(tmp_path):
     store = Store(str(tmp_path / "sim.db"))
     original = identity()
-    with store.transaction() as tx:
-        assert store.insert_identity(tx, original)
-        assert not store.insert_identity(tx, original)  # exists already
+    assert store.write(lambda tx: store.insert_identity(tx, original))
+    assert not store.write(lambda tx: store.insert_identity(tx, original))  # exists already
     first, _ = rules.apply_put(original, "mail.example.com", B.REJECT_MESSAGE, 10.0, SETTINGS)
     stale, _ = rules.apply_put(original, "bounce.example.com", B.USE_DEFAULT_VALUE, 11.0, SETTINGS)
-    with store.transaction() as tx:
-        assert store.update_mail_from_if_unchanged(tx, original, first)
-        assert not store.update_mail_from_if_unchanged(tx, original, stale)  # read before `first` landed
+    assert store.write(lambda tx: store.update_mail_from_if_unchanged(tx, original, first))
+    # read before `first` landed:
+    assert not store.write(lambda tx: store.update_mail_from_if_unchanged(tx, original, stale))
     assert store.get_identity("000000000000", "us-east-1", "example.com") == first
     store.close()
 
@@ -31,9 +30,11 @@ def test_a_write_based_on_a_stale_read_is_refused_and_changes_nothing(tmp_path):
 def test_verification_changes_only_its_own_column(tmp_path):
     store = Store(str(tmp_path / "sim.db"))
     configured, _ = rules.apply_put(identity(), "mail.example.com", B.REJECT_MESSAGE, 10.0, SETTINGS)
-    with store.transaction() as tx:
+    def work(tx):
         store.insert_identity(tx, configured)
         store.set_verification(tx, identity(), VerificationStatus.FAILED)  # an older copy of the identity
+
+    store.write(work)
     assert store.get_identity("000000000000", "us-east-1", "example.com") == replace(
         configured, verification_status=VerificationStatus.FAILED)
     store.close()
@@ -70,3 +71,22 @@ def test_grouped_writes_commit_together_and_a_failing_one_undoes_only_itself(tmp
     store.close()
     with pytest.raises(RuntimeError):
         store.write(lambda tx: None)
+
+
+def test_a_database_from_before_the_due_column_is_migrated_and_its_due_checks_found(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "old.db")
+    store = Store(path)
+    configured, _ = rules.apply_put(identity(), "mail.example.com", B.REJECT_MESSAGE, 10.0, SETTINGS)
+    store.write(lambda tx: store.insert_identity(tx, configured))
+    store.close()
+    old = sqlite3.connect(path)  # make it look like an earlier version's file
+    old.execute("DROP INDEX identities_due")
+    old.execute("ALTER TABLE identities DROP COLUMN mf_due_at")
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.due_identities(10.0 + SETTINGS.check_interval - 1) == []
+    assert store.due_identities(10.0 + SETTINGS.check_interval) == [configured]
+    store.close()

@@ -14,8 +14,8 @@ TRANSIENT = MxLookup(LookupOutcome.TRANSIENT, error="SERVFAIL")
 
 
 def config(status: S, deadline: float | None = T0 + 3600, next_check: float | None = T0 + 60) -> MailFromConfig:
-    return MailFromConfig("mail.example.com", status, T0, deadline if status.has_deadline else None,
-                          next_check if status.is_checked else None)
+    return MailFromConfig("mail.example.com", status, T0, deadline if status in machine.WITH_DEADLINE else None,
+                          next_check if status in machine.CHECKED else None)
 
 
 @pytest.mark.parametrize("start, lookup, expected", [

@@ -2,9 +2,9 @@
 import pytest
 
 from simulator.core import rules
-from simulator.core.errors import BadRequestException, MailFromDomainNotVerifiedException
+from simulator.core.errors import BadRequestException
 from simulator.core.model import (
-    BehaviorOnMxFailure as B, Identity, IdentityType, MailFromDecision, MailFromStatus as S, Settings,
+    BehaviorOnMxFailure as B, Identity, IdentityType, MailFromStatus as S, Settings,
     VerificationStatus,
 )
 
@@ -85,35 +85,6 @@ def test_put_without_a_domain_removes_the_configuration_and_keeps_the_behavior()
     cleared, entries = rules.apply_put(first, None, B.REJECT_MESSAGE, 200.0, SETTINGS)
     assert cleared.mail_from is None and cleared.behavior is B.REJECT_MESSAGE
     assert (entries[0].from_status, entries[0].to_status) == (S.PENDING, None)
-
-
-def test_sender_candidates_go_from_the_address_to_parent_domains():
-    assert rules.sender_candidates("app@a.Example.com") == ["app@a.example.com", "a.example.com", "example.com"]
-
-
-def _configured(status, behavior, name="example.com"):
-    base, _ = rules.apply_put(identity(name, behavior=behavior), "mail." + name, behavior, 0.0, SETTINGS)
-    from dataclasses import replace
-    return replace(base, mail_from=replace(base.mail_from, status=status))
-
-
-def test_success_uses_the_custom_domain():
-    decision = rules.decide_envelope([_configured(S.SUCCESS, B.REJECT_MESSAGE)], "0100abc", "us-east-1")
-    assert (decision.decision, decision.envelope_from) == (MailFromDecision.CUSTOM, "0100abc@mail.example.com")
-
-
-@pytest.mark.parametrize("status", [S.PENDING, S.TEMPORARY_FAILURE, S.FAILED])
-def test_not_success_falls_back_or_rejects_by_behavior(status):
-    fallback = rules.decide_envelope([_configured(status, B.USE_DEFAULT_VALUE)], "m1", "eu-west-1")
-    assert fallback.envelope_from == "m1@eu-west-1.amazonses.com"
-    with pytest.raises(MailFromDomainNotVerifiedException):
-        rules.decide_envelope([_configured(status, B.REJECT_MESSAGE)], "m1", "us-east-1")
-
-
-def test_no_mail_from_anywhere_is_the_default_and_us_east_1_has_no_region_label():
-    decision = rules.decide_envelope([identity()], "m1", "us-east-1")
-    assert (decision.decision, decision.envelope_from, decision.identity) == (MailFromDecision.DEFAULT,
-                                                                              "m1@amazonses.com", None)
 
 
 def test_the_verification_token_is_stable_per_identity_and_differs_between_identities():
