@@ -47,3 +47,11 @@ def test_reset_empties_everything(control, sesv2):
     control.ok("POST", "/_sim/reset")
     assert sesv2.list_email_identities()["EmailIdentities"] == []
     assert control.ok("GET", "/_sim/clock")["offset"] == 0
+
+
+def test_a_duplicate_dns_record_is_a_conflict_and_is_not_added_twice(control):
+    record = {"name": "mail.example.com", "type": "MX", "value": "10 feedback-smtp.us-east-1.amazonses.com"}
+    control.ok("POST", "/_sim/dns/records", record)
+    status, payload = control.call("POST", "/_sim/dns/records", record)
+    assert (status, payload["error"]["code"]) == (409, "CONFLICT")
+    assert len(control.ok("GET", "/_sim/dns/records")["records"]) == 1
