@@ -4,8 +4,12 @@ whatever checks and deadlines are due. The job only triggers; the facade decides
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
+
+if TYPE_CHECKING:
+    from .service import Simulator
 
 log = logging.getLogger("mailfrom_sim.scheduler")
 # A tick skipped because the previous sweep still runs is normal here, not a warning.
@@ -13,7 +17,7 @@ logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 class CheckScheduler:
-    def __init__(self, simulator, tick_seconds: float = 1.0):
+    def __init__(self, simulator: "Simulator", tick_seconds: float = 1.0):
         self.simulator = simulator
         self.tick_seconds = tick_seconds
         self._scheduler = BackgroundScheduler(daemon=True)
