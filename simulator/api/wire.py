@@ -13,9 +13,9 @@ from flask import Response, current_app, g, request
 
 from ..core.errors import AwsError, SerializationException
 from ..core.model import Scope
+from ..credentials import DEFAULT_ACCOUNT, account_for_access_key
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
-DEFAULT_ACCOUNT = "000000000000"
 MAX_BODY = 10 * 1024 * 1024
 
 
@@ -34,9 +34,7 @@ def scope() -> Scope:
     account, region = DEFAULT_ACCOUNT, current_app.config["DEFAULT_REGION"]
     match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
     if match:
-        key, region = match.group(1), match.group(2)
-        if len(key) == 12 and key.isdigit():
-            account = key
+        account, region = account_for_access_key(match.group(1)), match.group(2)
     g.scope = Scope(account, region)
     return g.scope
 
