@@ -5,6 +5,7 @@ runner all start the same thing through `Runtime`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ class Options:
     dns_timeout: float = 2.0
     threads: int = 16
     scheduler: bool = True
+    smtp_port: int | None = None  # the SES SMTP interface; None: off (the CLI's default is 2587)
+    smtps_port: int | None = None
+    smtp_cert: str | None = None
+    smtp_key: str | None = None
+    auth: str = "open"  # "strict": check credentials against the --credentials file
+    credentials: str | None = None
 
 
 class Runtime:
@@ -66,6 +73,10 @@ class Runtime:
         if options.smtp_relay:
             self._setup_relay(options.smtp_relay)
         self.app = create_app(self.simulator, {"DEFAULT_REGION": options.region})
+        self.smtp = None
+        self._smtp_tempdir = None
+        if options.smtp_port is not None or options.smtps_port is not None:
+            self._setup_smtp()
         self.scheduler = CheckScheduler(self.simulator, tick_seconds=min(1.0, options.check_interval))
         self.server = None
         self._thread: threading.Thread | None = None
@@ -76,6 +87,35 @@ class Runtime:
         host, port = parse_relay_spec(spec)
         self.relay = SmtpRelay(host, port, on_result=self.simulator.record_relay_result)
         self.simulator.relay = self.relay
+
+    def _setup_smtp(self) -> None:
+        import tempfile
+
+        from .credentials import load_credentials
+        from .smtp.server import SmtpInterface
+        from .smtp.tls import ensure_self_signed, server_context
+
+        options = self.options
+        if options.auth not in ("open", "strict"):
+            raise ValueError("--auth must be open or strict")
+        if options.auth == "strict" and not options.credentials:
+            raise ValueError("--auth strict needs --credentials FILE")
+        credentials = load_credentials(options.credentials) if options.auth == "strict" else None
+        if bool(options.smtp_cert) != bool(options.smtp_key):
+            raise ValueError("--smtp-cert and --smtp-key go together")
+        if options.smtp_cert:
+            cert, key = options.smtp_cert, options.smtp_key
+        else:  # a self-signed pair in the data directory, made at first start
+            if options.db == ":memory:":
+                self._smtp_tempdir = tempfile.TemporaryDirectory(prefix="mailfrom-sim-")
+                directory = self._smtp_tempdir.name
+            else:
+                directory = os.path.dirname(os.path.abspath(options.db))
+            cert, key = ensure_self_signed(directory, options.host)
+        self.smtp_certificate = cert
+        self.smtp = SmtpInterface(self.simulator, host=options.host, port=options.smtp_port,
+                                  smtps_port=options.smtps_port, region=options.region,
+                                  tls_context=server_context(cert, key), credentials=credentials)
 
     @property
     def url(self) -> str:
@@ -97,6 +137,9 @@ class Runtime:
                 "embedded", ("127.0.0.1", self.dns_server.port), self.options.dns_timeout)
         else:
             self.simulator.resolver = self._parse_resolver(self.options.resolver, None, self.options.dns_timeout)
+        if self.smtp is not None:
+            self.smtp.start()
+            self.app.config["SMTP"] = self.smtp.describe()
         self.server = create_server(self.app, host=self.options.host, port=self.options.port,
                                     threads=self.options.threads, ident="mailfrom-sim",
                                     max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
@@ -138,9 +181,13 @@ class Runtime:
             self._drain_http()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self.smtp is not None:
+            self.smtp.stop()
         self.scheduler.stop()
         if self.relay is not None:
             self.relay.close(timeout=10)
         if self.dns_server is not None:
             self.dns_server.stop()
         self.store.close()
+        if self._smtp_tempdir is not None:
+            self._smtp_tempdir.cleanup()

@@ -258,10 +258,11 @@ class Simulator:
     # --- sending ------------------------------------------------------------
     def send_email(self, scope: Scope, *, from_address: str | None, destination: dict | None, content: dict,
                    reply_to: list[str] | None = None, max_bytes: int = messages.V2_MAX_MESSAGE_BYTES,
-                   max_recipients: int = messages.MAX_RECIPIENTS) -> str:
+                   max_recipients: int = messages.MAX_RECIPIENTS, via: str = "api") -> str:
         """Send as SES would in the MAIL FROM state of this moment; returns the MessageId.
 
         A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
+        `via` is the path it came by (api-v2, api-pinpoint, api-v1, smtp), kept in the outbox.
         """
         composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
         candidates = rules.sender_candidates(composed.from_address)
@@ -282,11 +283,11 @@ class Simulator:
             deciding = next(i for i in chain if i.mail_from is not None)
             self._record(scope, message_id, now, composed, sender.name, None, MailFromDecision.REJECTED,
                          deciding.name, deciding.mail_from.status, "REJECT_MESSAGE while "
-                         f"{deciding.mail_from.domain} is {deciding.mail_from.status.value}", composed.mime_bytes)
+                         f"{deciding.mail_from.domain} is {deciding.mail_from.status.value}", composed.mime_bytes, via)
             raise
         raw = messages.delivered_mime(composed, message_id, scope.region, now, decision.envelope_from)
         self._record(scope, message_id, now, composed, sender.name, decision.envelope_from, decision.decision,
-                     decision.identity, decision.status, decision.reason, raw)
+                     decision.identity, decision.status, decision.reason, raw, via)
         if self.relay is not None:
             self.relay.submit(message_id, decision.envelope_from, list(composed.destinations), raw)
         return message_id
@@ -326,7 +327,7 @@ class Simulator:
                 f"{scope.region.upper()}: {', '.join(failed)}")
 
     def _record(self, scope, message_id, now, composed, sending_identity, envelope_from, decision,
-                mail_from_identity, mail_from_status, reason, raw: bytes) -> None:
+                mail_from_identity, mail_from_status, reason, raw: bytes, via: str = "api") -> None:
         entry = {
             "message_id": message_id, "account": scope.account, "region": scope.region,
             "from": composed.from_address, "destinations": list(composed.destinations),
@@ -334,7 +335,7 @@ class Simulator:
             "mail_from_decision": decision.value, "mail_from_identity": mail_from_identity,
             "mail_from_status": mail_from_status.value if mail_from_status else None,
             "reason": reason, "sending_identity": sending_identity,
-            "sent_at": now,
+            "sent_at": now, "via": via,
             "relay": "pending" if (self.relay is not None and envelope_from) else "none",
         }
         self.store.write(lambda tx: self.store.add_outbox(tx, entry, raw))
