@@ -113,7 +113,7 @@ class SmtpInterface:
         self._idle = threading.Condition()
         common = dict(data_size_limit=V2_MAX_MESSAGE_BYTES, authenticator=self._authenticate,
                       server_hostname="mailfrom-sim",
-                      ident="ESMTP SimpleEmailService (mailfrom-sim)")
+                      ident="ESMTP SimpleEmailService")
         self.listeners: dict[str, _Listener] = {}
         if port is not None:
             self.listeners["smtp"] = _Listener(self, hostname=host, port=port, tls_context=tls_context,
