@@ -140,7 +140,7 @@ class Simulator:
     def start(self, timeout: float = 30.0) -> "Simulator":
         self.process = self.processes.add(subprocess.Popen(
             [PYTHON, "-m", "simulator.cli", "serve", "--host", LOOPBACK, "--port", "0", "--dns-port", "0",
-             "--db", self.db, *self.extra],
+             "--smtp-port", "0", "--db", self.db, *self.extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
         match, self._drain = _wait_for_line(self.process, r"ready: API (\S+) DNS (\S+)", timeout, "mailfrom-sim")

@@ -12,6 +12,16 @@ import signal
 import sys
 import threading
 
+def port(text: str) -> int | None:
+    """A port number, or `off` (None)."""
+    if text.strip().lower() == "off":
+        return None
+    number = int(text)
+    if not 0 <= number <= 65535:
+        raise ValueError(text)
+    return number
+
+
 SERVE_OPTIONS = [
     # flag, type, default, help
     ("--host", str, "127.0.0.1", "API address"),
@@ -24,6 +34,13 @@ SERVE_OPTIONS = [
     ("--smtp-relay", str, None, "HOST:PORT to deliver accepted mail to"),
     ("--region", str, "us-east-1", "region for requests without a signature"),
     ("--dns-timeout", float, 2.0, "seconds one MX lookup may take before it counts as TRANSIENT"),
+    ("--smtp-port", port, 2587, "SES SMTP interface port, STARTTLS (0: any free port; off: none)"),
+    ("--smtps-port", port, None, "SES SMTP interface port with implicit TLS (default off)"),
+    ("--smtp-cert", str, None, "PEM certificate for SMTP TLS (default: self-signed, made next to --db)"),
+    ("--smtp-key", str, None, "PEM private key for --smtp-cert"),
+    ("--auth", str, "open", "open, or strict: SMTP passwords must be derived from --credentials "
+                            "(HTTP API signatures are not checked yet)"),
+    ("--credentials", str, None, 'JSON file: access key id -> {"secret": ..., "account": ...}'),
 ]
 
 
@@ -67,7 +84,9 @@ def serve(args) -> int:
     options = Options(host=args.host, port=args.port, db=args.db, resolver=args.resolver, dns_port=args.dns_port,
                       check_interval=args.check_interval, pending_timeout=args.pending_timeout,
                       smtp_relay=args.smtp_relay, region=args.region,
-                      dns_timeout=args.dns_timeout)
+                      dns_timeout=args.dns_timeout, smtp_port=args.smtp_port, smtps_port=args.smtps_port,
+                      smtp_cert=args.smtp_cert, smtp_key=args.smtp_key, auth=args.auth,
+                      credentials=args.credentials)
     try:
         runtime = Runtime(options).start()
     except (ValueError, OSError) as exc:
@@ -77,7 +96,10 @@ def serve(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     dns = runtime.dns_address or f"resolver {options.resolver}"
-    print(f"mailfrom-sim ready: API {runtime.url} DNS {dns} db {options.db}", flush=True)
+    smtp = runtime.smtp.address() if runtime.smtp else None
+    smtps = f" SMTPS {runtime.smtp.address('smtps')}" if runtime.smtp and runtime.smtp.address("smtps") else ""
+    print(f"mailfrom-sim ready: API {runtime.url} DNS {dns} db {options.db} SMTP {smtp or 'off'}{smtps}",
+          flush=True)
     stop.wait()
     runtime.stop()
     print("mailfrom-sim stopped", flush=True)

@@ -5,6 +5,7 @@ runner all start the same thing through `Runtime`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ class Options:
     dns_timeout: float = 2.0
     threads: int = 16
     scheduler: bool = True
+    smtp_port: int | None = None  # the SES SMTP interface; None: off (the CLI's default is 2587)
+    smtps_port: int | None = None
+    smtp_cert: str | None = None
+    smtp_key: str | None = None
+    auth: str = "open"  # "strict": check credentials against the --credentials file
+    credentials: str | None = None
 
 
 class Runtime:
@@ -56,6 +63,8 @@ class Runtime:
         self.zone = None
         self.dns_server = None
         self.relay = None
+        self.smtp = None
+        self._smtp_tempdir = None
         try:
             if options.resolver == "embedded":
                 self.zone = Zone()
@@ -77,6 +86,8 @@ class Runtime:
             )
             self.simulator = simulator
             self.app = create_app(simulator, {"DEFAULT_REGION": options.region})
+            if options.smtp_port is not None or options.smtps_port is not None:
+                self._setup_smtp()
             self.scheduler = CheckScheduler(simulator, tick_seconds=min(1.0, options.check_interval))
             self.server = create_server(self.app, host=options.host, port=options.port,
                                         threads=options.threads, ident="mailfrom-sim",
@@ -85,6 +96,35 @@ class Runtime:
             self._close_edges()
             raise
         self._thread: threading.Thread | None = None
+
+    def _setup_smtp(self) -> None:
+        import tempfile
+
+        from .credentials import load_credentials
+        from .smtp.server import SmtpInterface
+        from .smtp.tls import ensure_self_signed, server_context
+
+        options = self.options
+        if options.auth not in ("open", "strict"):
+            raise ValueError("--auth must be open or strict")
+        if options.auth == "strict" and not options.credentials:
+            raise ValueError("--auth strict needs --credentials FILE")
+        credentials = load_credentials(options.credentials) if options.auth == "strict" else None
+        if bool(options.smtp_cert) != bool(options.smtp_key):
+            raise ValueError("--smtp-cert and --smtp-key go together")
+        if options.smtp_cert:
+            cert, key = options.smtp_cert, options.smtp_key
+        else:  # a self-signed pair in the data directory, made at first start
+            if options.db == ":memory:":
+                self._smtp_tempdir = tempfile.TemporaryDirectory(prefix="mailfrom-sim-")
+                directory = self._smtp_tempdir.name
+            else:
+                directory = os.path.dirname(os.path.abspath(options.db))
+            cert, key = ensure_self_signed(directory, options.host)
+        self.smtp_certificate = cert
+        self.smtp = SmtpInterface(self.simulator, host=options.host, port=options.smtp_port,
+                                  smtps_port=options.smtps_port, region=options.region,
+                                  tls_context=server_context(cert, key), credentials=credentials)
 
     @property
     def url(self) -> str:
@@ -99,7 +139,10 @@ class Runtime:
         return f"127.0.0.1:{self.dns_server.port}" if self.dns_server else None
 
     def start(self) -> "Runtime":
-        """Serve: HTTP, the scheduler, and the relay's unfinished deliveries."""
+        """Serve: SMTP, HTTP, the scheduler, and the relay's unfinished deliveries."""
+        if self.smtp is not None:
+            self.smtp.start()
+            self.app.config["SMTP"] = self.smtp.describe()  # its address is known once it listens
         self._thread = threading.Thread(target=self._serve, name="wsgi", daemon=True)
         self._thread.start()
         if self.options.scheduler:
@@ -139,6 +182,8 @@ class Runtime:
             self._thread.join(timeout=10)
         else:
             self.server.close()
+        if self.smtp is not None:
+            self.smtp.stop()
         self.scheduler.stop()
         self._close_edges()
 
@@ -148,3 +193,5 @@ class Runtime:
         if self.dns_server is not None:
             self.dns_server.stop()
         self.store.close()
+        if self._smtp_tempdir is not None:
+            self._smtp_tempdir.cleanup()

@@ -255,10 +255,11 @@ class Simulator:
     # --- sending ------------------------------------------------------------
     def send_email(self, scope: Scope, *, from_address: str | None, destination: dict | None, content: dict,
                    reply_to: list[str] | None = None, max_bytes: int = messages.V2_MAX_MESSAGE_BYTES,
-                   max_recipients: int = messages.MAX_RECIPIENTS) -> str:
+                   max_recipients: int = messages.MAX_RECIPIENTS, via: str = "api") -> str:
         """Send as SES would in the MAIL FROM state of this moment; returns the MessageId.
 
         A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
+        `via` is the path it came by (api-v2, api-pinpoint, api-v1, smtp), kept in the outbox.
         """
         composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
         message_id = messages.new_message_id()
@@ -267,10 +268,10 @@ class Simulator:
         if isinstance(verdict, sending.Rejected):
             if verdict.recorded:
                 self._record(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
-                             composed.mime_bytes)
+                             composed.mime_bytes, via)
             raise verdict.error
         raw = messages.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
-        self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw)
+        self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw, via)
         if self.relay is not None:
             self.relay.submit(message_id, verdict.envelope_from, list(composed.destinations), raw)
         return message_id
@@ -313,7 +314,7 @@ class Simulator:
 
     def _record(self, scope: Scope, message_id: str, now: float, composed: messages.ComposedMessage,
                 verdict: sending.SendVerdict, envelope_from: str | None, decision: MailFromDecision,
-                raw: bytes) -> None:
+                raw: bytes, via: str) -> None:
         entry = {
             "message_id": message_id, "account": scope.account, "region": scope.region,
             "from": composed.from_address, "destinations": list(composed.destinations),
@@ -321,7 +322,7 @@ class Simulator:
             "mail_from_decision": decision.value, "mail_from_identity": verdict.mail_from_identity,
             "mail_from_status": verdict.mail_from_status.value if verdict.mail_from_status else None,
             "reason": verdict.reason, "sending_identity": verdict.sending_identity,
-            "sent_at": now,
+            "sent_at": now, "via": via,
         }
         relay = RELAY_PENDING if (self.relay is not None and envelope_from) else RELAY_NONE
         self.store.write(lambda tx: self.store.add_outbox(tx, entry, relay, raw))

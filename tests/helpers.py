@@ -67,7 +67,8 @@ class SimulatorProcess:
 
     def start(self) -> "SimulatorProcess":
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--dns-port", "0", *self.args],
+            [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--dns-port", "0", "--smtp-port", "0",
+             *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
         )
         deadline = time.time() + 20

@@ -69,7 +69,7 @@ def sim_scope() -> Scope:
 
 @bp.get("/health")
 def health():
-    return ok(sim().health())
+    return ok({**sim().health(), "smtp": current_app.config.get("SMTP")})
 
 
 @bp.post("/reset")

@@ -155,5 +155,6 @@ def send_email(api: str):
     if reply_to is not None and (not isinstance(reply_to, list) or not all(isinstance(a, str) for a in reply_to)):
         raise BadRequestException("ReplyToAddresses must be a list of strings.")
     message_id = sim().send_email(scope(), from_address=optional_string(body, "FromEmailAddress"),
-                                  destination=destination, content=content, reply_to=reply_to)
+                                  destination=destination, content=content, reply_to=reply_to,
+                                  via="api-v2" if api == "v2" else "api-pinpoint")
     return json_response({"MessageId": message_id})

@@ -23,6 +23,7 @@ from ..core.errors import (
     UnknownOperationException,
 )
 from ..core.model import Scope
+from ..credentials import DEFAULT_ACCOUNT, account_for_access_key
 
 if TYPE_CHECKING:
     from ..service import Simulator
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mailfrom_sim.api")
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
-DEFAULT_ACCOUNT = "000000000000"
 MAX_BODY = 10 * 1024 * 1024
 
 
@@ -54,9 +54,7 @@ def scope() -> Scope:
     account, region = DEFAULT_ACCOUNT, current_app.config["DEFAULT_REGION"]
     match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
     if match:
-        key, region = match.group(1), match.group(2)
-        if len(key) == 12 and key.isdigit():
-            account = key
+        account, region = account_for_access_key(match.group(1)), match.group(2)
     g.scope = Scope(account, region)
     return g.scope
 

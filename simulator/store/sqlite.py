@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import os
+import tempfile
 import threading
-import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
@@ -132,9 +133,13 @@ class Store:
     """One SQLite database; a connection per thread, one writer at a time."""
 
     def __init__(self, path: str = ":memory:"):
+        self._scratch: tempfile.TemporaryDirectory | None = None
         if path == ":memory:":
-            # A named shared-cache memory database, so every thread sees the same data.
-            self._uri = f"file:mailfrom-sim-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            # A throwaway file rather than a shared-cache memory database: shared cache
+            # locks whole tables, so a read during another thread's write fails at once
+            # ("database table is locked"), while WAL lets readers and the writer overlap.
+            self._scratch = tempfile.TemporaryDirectory(prefix="mailfrom-sim-db-")
+            self._uri = f"file:{os.path.join(self._scratch.name, 'memory.db')}"
         else:
             self._uri = f"file:{path}"
         self.path = path
@@ -144,7 +149,7 @@ class Store:
         self._queue: list[_QueuedWrite] = []
         self._writer: threading.Thread | None = None
         self._closing = False
-        self._keeper = self._connect()  # keeps a memory database alive
+        self._keeper = self._connect()
         with self._write_lock:
             self._keeper.executescript(SCHEMA)
             self._migrate(self._keeper)
@@ -166,9 +171,8 @@ class Store:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
-        if self.path != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF" if self._scratch else "PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.row_factory = sqlite3.Row
         return conn
@@ -255,6 +259,8 @@ class Store:
             conn.close()
             self._local.conn = None
         self._keeper.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     # --- identities -------------------------------------------------------
     def get_identity(self, account: str, region: str, name: str) -> Identity | None:

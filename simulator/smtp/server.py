@@ -1,0 +1,211 @@
+"""The SES SMTP interface (SPEC §11): what `email-smtp.<region>.amazonaws.com` is to
+apps that send through SMTP -- EHLO, STARTTLS (or implicit TLS), AUTH PLAIN/LOGIN
+before MAIL -- on aiosmtpd. Every message accepted goes through the facade's one
+send path, so the MAIL FROM rules, outbox, relay and quota are those of the API.
+
+Replies use SES's words where AWS documents them ("SMTP response codes returned by
+Amazon SES"); aiosmtpd's own wording for the same conditions is translated on the
+way out.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
+
+from ..core.errors import AwsError, MailFromDomainNotVerifiedException, MessageRejected
+from ..core.model import Scope
+from ..credentials import Credential, account_for_access_key
+from ..mail.messages import MAX_RECIPIENTS, V2_MAX_MESSAGE_BYTES
+from .credentials import password_matches
+
+log = logging.getLogger("mailfrom_sim.smtp")
+
+# aiosmtpd's reply -> the one SES gives for the same condition.
+_SES_REPLIES = {
+    "235 2.7.0 Authentication successful": "235 Authentication successful",
+    "530 5.7.0 Authentication required": "530 Authentication required",
+    "538 5.7.11 Encryption required for requested authentication mechanism":
+        "530 Must issue a STARTTLS command first",
+    "552 Error: Too much mail data": "552 Message is too long.",
+    "552 Error: message size exceeds fixed maximum message size": "552 Message is too long.",
+}
+AUTH_INVALID = "535 Authentication Credentials Invalid"
+TOO_MANY_RECIPIENTS = f"554 Transaction failed: Recipient count exceeds {MAX_RECIPIENTS}."
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Session(Session):
+    # A plain attribute: aiosmtpd's deprecated property logs a warning on every AUTH.
+    login_data = None
+
+
+class _SesSMTP(SMTP):
+    """aiosmtpd's SMTP with SES's replies, and AUTH required before MAIL, RCPT and DATA."""
+
+    # AUTH LOGIN's usual challenges (draft-murchison-sasl-login), not aiosmtpd's NUL-terminated ones.
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
+
+    async def push(self, status) -> None:
+        if isinstance(status, str):
+            status = _SES_REPLIES.get(status, status)
+        await super().push(status)
+
+    async def check_auth_needed(self, caller_method: str) -> bool:
+        # Enforced here rather than with auth_required=True, which warns on every connection
+        # when AUTH may go without TLS (allowed on loopback, a README choice).
+        if self.session.authenticated:
+            return False
+        await self.push("530 Authentication required")
+        return True
+
+
+class _Listener(Controller):
+    """One listening port. Port 0 binds any free port; `port` then tells which."""
+
+    def factory(self):
+        return _SesSMTP(self.handler, **self.SMTP_kwargs)
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+    def stop_accepting(self) -> None:
+        if self.server is not None:
+            self.loop.call_soon_threadsafe(self.server.close)
+
+
+class SmtpInterface:
+    """The SMTP listeners (STARTTLS port, optional implicit-TLS port) and their sessions.
+
+    `credentials` is None unless `--auth strict`: then a user name must be a configured
+    access key id and the password the SES SMTP password derived from its secret for
+    `region`; the account is the one the credentials file gives.
+    """
+
+    def __init__(self, simulator, *, host: str, port: int | None, smtps_port: int | None, region: str,
+                 tls_context, credentials: dict[str, Credential] | None = None, workers: int = 8):
+        self.simulator = simulator
+        self.host = host
+        self.region = region
+        self.credentials = credentials
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-send")
+        self._in_flight = 0
+        self._idle = threading.Condition()
+        common = dict(data_size_limit=V2_MAX_MESSAGE_BYTES, authenticator=self._authenticate,
+                      server_hostname="mailfrom-sim",
+                      ident="ESMTP SimpleEmailService")
+        self.listeners: dict[str, _Listener] = {}
+        if port is not None:
+            self.listeners["smtp"] = _Listener(self, hostname=host, port=port, tls_context=tls_context,
+                                               auth_require_tls=not is_loopback(host), **common)
+        if smtps_port is not None:
+            # Implicit TLS: the whole connection is encrypted, so no STARTTLS is offered.
+            self.listeners["smtps"] = _Listener(self, hostname=host, port=smtps_port, ssl_context=tls_context,
+                                                auth_require_tls=False, **common)
+
+    def start(self) -> "SmtpInterface":
+        started = []
+        try:
+            for listener in self.listeners.values():
+                listener.start()
+                started.append(listener)
+        except BaseException:
+            for listener in started:
+                listener.stop()
+            raise
+        return self
+
+    def address(self, kind: str = "smtp") -> str | None:
+        listener = self.listeners.get(kind)
+        return f"{self.host}:{listener.port}" if listener else None
+
+    def describe(self) -> dict:
+        """What /_sim/health reports."""
+        return {"address": self.address("smtp"), "smtps_address": self.address("smtps"), "region": self.region,
+                "auth": "strict" if self.credentials is not None else "open"}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, let messages being stored finish (their 250 goes out), then close."""
+        for listener in self.listeners.values():
+            listener.stop_accepting()
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, max(0.0, deadline - time.monotonic()))
+        for listener in self.listeners.values():
+            listener.stop(no_assert=True)
+        self._executor.shutdown(wait=True)
+
+    # --- aiosmtpd hooks -----------------------------------------------------
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        try:
+            user, password = auth_data.login.decode("utf-8"), auth_data.password.decode("utf-8")
+        except UnicodeDecodeError:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        scope = self.scope_for(user, password)
+        if scope is None:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        return AuthResult(success=True, auth_data=scope)
+
+    def scope_for(self, user: str, password: str) -> Scope | None:
+        """The (account, region) these SMTP credentials send as; None if they are refused."""
+        if self.credentials is None:
+            return Scope(account_for_access_key(user), self.region)
+        credential = self.credentials.get(user)
+        if credential is None or not password_matches(credential.secret, self.region, password):
+            return None
+        return Scope(credential.account, self.region)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if len(envelope.rcpt_tos) > MAX_RECIPIENTS:
+            return TOO_MANY_RECIPIENTS
+        with self._idle:
+            self._in_flight += 1
+        try:
+            send = _send_call(self.simulator, session.auth_data, envelope.mail_from, envelope.rcpt_tos,
+                              envelope.original_content)
+            message_id = await asyncio.get_running_loop().run_in_executor(self._executor, send)
+        except MailFromDomainNotVerifiedException:
+            return "554 Message rejected: Mail FROM domain is not verified"
+        except MessageRejected as exc:
+            return f"554 Message rejected: {exc.message}"
+        except AwsError as exc:  # the content itself: what SES answers at the end of DATA
+            return f"554 Transaction failed: {exc.message}"
+        except Exception:
+            log.exception("storing a message received over SMTP failed")
+            return "451 Temporary service failure"
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+        return f"250 Ok {message_id}"
+
+
+def _send_call(simulator, scope: Scope, mail_from: str | None, rcpt_tos: list[str], data: bytes) -> Callable[[], str]:
+    """The one call into the facade's send path: the session's MAIL FROM is the sender
+    (SES takes it from there), the RCPT TOs are the recipients, the DATA is raw MIME."""
+    recipients = list(rcpt_tos)
+    return lambda: simulator.send_email(scope, from_address=mail_from or None,
+                                        destination={"ToAddresses": recipients},
+                                        content={"Raw": {"Data": data}}, via="smtp")
