@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.core.model import LookupOutcome  # noqa: E402
-from simulator.lookup.resolver import SPF_RECORD, MxResolver  # noqa: E402
+from simulator.core.verdicts import SPF_RECORD  # noqa: E402
+from simulator.lookup.resolver import MxResolver  # noqa: E402
 from simulator.nameserver.server import EmbeddedDnsServer  # noqa: E402
 from simulator.nameserver.zone import Zone  # noqa: E402
 

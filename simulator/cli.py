@@ -107,15 +107,15 @@ def serve(args) -> int:
 
 
 def check(args) -> int:
-    from .lookup.resolver import parse_resolver_spec, records_to_publish
+    from .core.names import host_name_problem, normalize_domain
+    from .core.verdicts import records_to_publish
+    from .lookup.resolver import parse_resolver_spec
 
     try:
         resolver = parse_resolver_spec(args.resolver, None, args.timeout)
     except ValueError as exc:
         print(f"mailfrom-sim: {exc}", file=sys.stderr)
         return 2
-    from .core.rules import host_name_problem, normalize_domain
-
     domain = normalize_domain(args.mail_from_domain)
     problem = host_name_problem(domain)
     if problem:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import replace
 
 from . import __version__
-from .core import machine, rules, sending
+from .core import machine, names, rules, sending
 from .core.clock import SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
@@ -403,7 +403,7 @@ class Simulator:
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
         zone = self._zone()
-        normalized = rules.normalize_domain(name)
+        normalized = names.normalize_domain(name)
         before = zone.faults().get(normalized)
         try:
             zone.set_fault(normalized, fault)  # validates
@@ -418,7 +418,7 @@ class Simulator:
 
     def clear_dns_fault(self, name: str) -> None:
         zone = self._zone()
-        normalized = rules.normalize_domain(name)
+        normalized = names.normalize_domain(name)
         if normalized not in zone.faults():
             raise SimNotFound(f"no fault is set for {normalized}")
         self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))

@@ -99,6 +99,44 @@ class MxLookup:
         }
 
 
+class DnsStatus(StrEnum):
+    """How one DNS query ended, as the lookup adapter saw it (a fact, not a verdict)."""
+
+    ANSWER = "answer"  # records of the asked type, at the name or at the end of its CNAME chain
+    NODATA = "nodata"  # the name exists (NOERROR) but holds no record of the asked type
+    NXDOMAIN = "nxdomain"  # the name, or the end of its CNAME chain, does not exist
+    BAD_NAME = "bad_name"  # not a name that can hold records at all: nothing was asked
+    TIMEOUT = "timeout"  # no acceptable answer within the time allowed
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    MALFORMED = "malformed"  # an answer that makes no sense (CNAME loop, NXDOMAIN with records, bad wire)
+    UNREACHABLE = "unreachable"  # the nameserver could not be reached (no route, nothing listening)
+    ERROR = "error"  # anything else: another rcode, no resolver configured, a failure in the adapter
+
+
+@dataclass(frozen=True, slots=True)
+class DnsFacts:
+    """What one DNS query (`name`, `rdtype`) found, for the verdicts (core/verdicts.py).
+
+    Only the records of the asked type are filled: `mx` as distinct
+    (preference, exchange as lower-case text with the final dot), sorted;
+    `txt` as each record's strings joined (UTF-8, undecodable bytes replaced),
+    distinct, sorted; `cname` as the targets of a CNAME query (lower-case,
+    final dot). `canonical` is where a CNAME chain led, when it led elsewhere
+    (for NXDOMAIN: the name that does not exist). `error` describes a failure
+    (every status but ANSWER, NODATA and NXDOMAIN).
+    """
+
+    name: str  # as asked, without the final dot
+    rdtype: str  # "MX", "TXT", "CNAME"
+    status: DnsStatus
+    mx: tuple[tuple[int, str], ...] = ()
+    txt: tuple[str, ...] = ()
+    cname: tuple[str, ...] = ()
+    canonical: str | None = None
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class MailFromConfig:
     """A configured custom MAIL FROM domain and where its state machine stands.

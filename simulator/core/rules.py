@@ -19,40 +19,9 @@ from .model import (
     MailFromStatus,
     Settings,
 )
+from .names import host_name_problem, normalize_domain  # noqa: F401  (their home is names.py)
 
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
-
-
-def normalize_domain(name: str) -> str:
-    """Domain comparison is case-insensitive and ignores one trailing dot."""
-    name = name.strip()
-    if name.endswith("."):
-        name = name[:-1]
-    return name.lower()
-
-
-def host_name_problem(name: str) -> str | None:
-    """Why `name` (already normalised) is not a valid host name, or None."""
-    if not name:
-        return "the domain is empty"
-    if not name.isascii():
-        return "the domain contains non-ASCII characters"
-    if len(name) > 253:
-        return "the domain is longer than 253 characters"
-    labels = name.split(".")
-    if len(labels) < 2:
-        return "the domain needs at least two labels"
-    for label in labels:
-        if not label:
-            return "the domain has an empty label"
-        if len(label) > 63:
-            return f"the label '{label[:20]}...' is longer than 63 characters"
-        if not _LABEL.match(label):
-            return f"the label '{label}' has characters a host name cannot have"
-    if labels[-1].isdigit():
-        return "an IP address is not a domain"
-    return None
 
 
 def validate_identity_name(raw: str) -> tuple[str, IdentityType]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import AwsError, MailFromDomainNotVerifiedException, MessageRejected
 from .model import BehaviorOnMxFailure, Identity, MailFromDecision, MailFromStatus
-from .rules import normalize_domain
+from .names import normalize_domain
 
 
 @dataclass(frozen=True)

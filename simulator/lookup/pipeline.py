@@ -8,19 +8,20 @@ flight and that query's question (name case-insensitively, type, class);
 anything else is ignored, as dnspython's own UDP client ignores it, so a
 garbage, stray or spoofed datagram at worst leaves its query to time out.
 
-How a query ends is a `Reply`:
+How a query ends is the core's `DnsFacts` (simulator.core.model), handed to
+its callback:
 - the everyday shapes are read straight from the wire (the asked type at the
   asked name, NOERROR without data, plain NXDOMAIN): parsing with dnspython
   costs several times everything else a query needs;
-- any other answer is parsed by dnspython and interpreted as
-  `dns.resolver.Resolver.resolve` does with one nameserver (CNAME chains,
-  error rcodes, malformed answers): the Answer it would return or the
-  exception it would raise;
+- any other answer is parsed by dnspython and read as
+  `dns.resolver.Resolver.resolve` reads it with one nameserver (CNAME chains,
+  error rcodes, malformed answers), by `facts.from_response`;
 - a truncated answer is handed to `Resolver.resolve` itself on a worker
-  thread for the rest of the budget (it asks again and retries over TCP).
+  thread for the rest of the budget (it asks again and retries over TCP),
+  and what it returns or raises goes through `facts.from_resolve`.
 
 A query unanswered after the resolver's per-attempt timeout is sent again;
-at its deadline it ends as dnspython's LifetimeTimeout. At most a window of
+at its deadline it ends as a TIMEOUT. At most a window of
 queries waits in the server's receive queue at a time (see DEFAULT_WINDOW):
 in one process with the embedded server, overflowing its socket buffer would
 turn lost datagrams into retries and timeouts.
@@ -36,18 +37,21 @@ import struct
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import dns.exception
 import dns.message
 import dns.name
 import dns.nameserver
-import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-__all__ = ["DEFAULT_WINDOW", "Pipeline", "Reply"]
+from simulator.core.model import DnsFacts, DnsStatus
+
+from . import facts
+
+__all__ = ["DEFAULT_WINDOW", "Pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -81,42 +85,24 @@ _SAFE_LABEL_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 # dnspython's limit (dns.name.MAX_COMPRESSION_POINTER_CHAIN), kept low here:
 # anything the fast reader accepts, every dnspython version accepts.
 _MAX_POINTER_HOPS = 8
+_TYPE_TEXT = {_MX: "MX", _TXT: "TXT"}
 
 
-class Reply(NamedTuple):
-    """How one query ended.
-
-    `kind` RECORDS: `records` holds the answer records read from the wire:
-    MX as (preference, exchange as lower-case text with the final dot), each
-    once as in a dnspython RRset; TXT as each record's strings joined (bytes).
-    NODATA and NXDOMAIN: the plain forms, no CNAME involved. RESOLVED: what
-    dnspython's Resolver.resolve would have returned (`answer`) or raised
-    (`error`).
-    """
-
-    kind: str
-    records: tuple = ()
-    answer: dns.resolver.Answer | None = None
-    error: Exception | None = None
-
-
-RECORDS, NODATA, NXDOMAIN, RESOLVED = "records", "nodata", "nxdomain", "resolved"
-_NODATA_REPLY = Reply(NODATA)
-_NXDOMAIN_REPLY = Reply(NXDOMAIN)
-
-Callback = Callable[[Reply, float], None]
+Callback = Callable[[DnsFacts, float], None]
 
 
 class _Query:
     __slots__ = (
-        "qname", "rdtype", "body", "question", "lifetime", "callback",
-        "id", "started", "deadline", "attempt", "sequence", "errors", "request", "done",
+        "qname", "name", "rdtype", "kind", "body", "question", "lifetime", "callback",
+        "id", "started", "deadline", "attempt", "sequence", "problems", "request", "done",
     )
 
-    def __init__(self, qname: dns.name.Name, rdtype: int, body: bytes, question: bytes,
+    def __init__(self, qname: dns.name.Name, name: str, rdtype: int, body: bytes, question: bytes,
                  lifetime: float, callback: Callback) -> None:
         self.qname = qname
+        self.name = name  # qname as text without the final dot, for the facts
         self.rdtype = rdtype
+        self.kind = _TYPE_TEXT.get(rdtype) or dns.rdatatype.to_text(rdtype)
         self.body = body  # the query's wire without its id
         self.question = question  # the question's wire, lower-cased
         self.lifetime = lifetime
@@ -126,7 +112,7 @@ class _Query:
         self.deadline = 0.0
         self.attempt = 0
         self.sequence = 0  # of its latest transmission
-        self.errors: list = []
+        self.problems: list[tuple[DnsStatus, str]] = []  # each failed attempt, described
         self.request: dns.message.QueryMessage | None = None
         self.done = False
 
@@ -154,9 +140,9 @@ class Pipeline:
         if not self.supports(resolver):
             raise ValueError("the pipeline needs a resolver with exactly one Do53 nameserver, no TSIG, no cache")
         self._resolver = resolver
-        self._nameserver = server = resolver.nameservers[0]
-        self._server_text = str(server)
-        self._server_port = server.answer_port()
+        server = resolver.nameservers[0]
+        self._where = facts.server_text(server.address, server.answer_port())
+        self._where_timed_out = facts.describe_problem(self._where, False, dns.exception.Timeout())
         self._family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
         self._peer = (server.address, server.port)
         self._attempt_timeout = float(resolver.timeout)
@@ -181,14 +167,17 @@ class Pipeline:
     # --- the interface --------------------------------------------------------
 
     def submit(self, qname: dns.name.Name, rdtype: int, lifetime: float, callback: Callback, *,
-               first: bool = False) -> None:
-        """Queue a question; `callback(reply, started)` runs when it ends.
+               first: bool = False, name: str | None = None) -> None:
+        """Queue a question; `callback(facts, started)` runs when it ends.
 
         `lifetime` counts from when the query is first sent (`started`, a
         time.monotonic() value). `first` puts it ahead of queued questions.
+        `name`: qname's text without the final dot, if the caller has it.
         """
         question = qname.to_wire() + struct.pack("!HH", rdtype, _IN)
-        query = _Query(qname, rdtype, self._header + question + self._suffix, question.lower(),
+        if name is None:
+            name = qname.to_text(omit_final_dot=True)
+        query = _Query(qname, name, rdtype, self._header + question + self._suffix, question.lower(),
                        lifetime, callback)
         if first:
             self._pending.appendleft(query)
@@ -268,8 +257,8 @@ class Pipeline:
         except (BlockingIOError, InterruptedError):
             pass  # like a datagram lost on the way: the attempt timer resends it
         except OSError as error:
-            # dnspython: an I/O error takes the nameserver out of the mix -> NoNameservers.
-            self._fail(query, error)
+            # As dnspython: an I/O error takes the nameserver out of the mix.
+            self._give_up(query, error)
 
     # --- receiving -------------------------------------------------------------
 
@@ -292,19 +281,20 @@ class Pipeline:
                 self._answered = query.sequence
             self._answered_at = time.monotonic()
             data = bytes(view[:size])
-            reply = _fast_reply(data, query)
-            if reply is None:
+            found = _fast_reply(data, query)
+            if found is None:
                 self.stats["parsed_by_dnspython"] += 1
-                reply = self._dnspython_reply(data, query)
-                if reply is None:
+                found = self._dnspython_reply(data, query)
+                if found is None:
                     continue  # not an acceptable answer to this query: keep waiting
-            if reply is _DELEGATE:
+            if found is _DELEGATE:
                 self._delegate(query)
             else:
-                self._finish(query, reply)
+                self._finish(query, found)
 
-    def _dnspython_reply(self, data: bytes, query: _Query) -> Reply | None:
-        """What Resolver.resolve makes of this datagram; None: it would ignore it."""
+    def _dnspython_reply(self, data: bytes, query: _Query) -> DnsFacts | object | None:
+        """What Resolver.resolve makes of this datagram: facts, _DELEGATE
+        (truncated), or None: it would ignore it."""
         request = self._request(query)
         try:
             response = dns.message.from_wire(data, raise_on_truncation=True)
@@ -315,33 +305,15 @@ class Pipeline:
             return None  # ignore_errors: malformed datagrams are skipped
         if not request.is_response(response):
             return None
-        return self._interpret(query, request, response)
+        found, problem = facts.from_response(query.qname, query.rdtype, response, query.name)
+        if found is None:
+            return self._unusable(query, problem)
+        return found
 
-    def _interpret(self, query: _Query, request: dns.message.QueryMessage, response: dns.message.Message) -> Reply:
-        """dns.resolver._Resolution.query_result for one nameserver, no cache, no SERVFAIL retry."""
-        rcode = response.rcode()
-        if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            rdtype = query.rdtype if rcode == dns.rcode.NOERROR else dns.rdatatype.ANY
-            try:
-                answer = dns.resolver.Answer(
-                    query.qname, rdtype, _IN, response,
-                    self._nameserver.answer_nameserver(), self._server_port,
-                )
-            except Exception as error:  # e.g. a CNAME loop, an answer with NXDOMAIN
-                return self._no_nameservers(query, request, error, response)
-            if rcode == dns.rcode.NXDOMAIN:
-                return Reply(RESOLVED, error=dns.resolver.NXDOMAIN(
-                    qnames=[query.qname], responses={query.qname: response}))
-            if answer.rrset is None:
-                return Reply(RESOLVED, error=dns.resolver.NoAnswer(response=answer.response))
-            return Reply(RESOLVED, answer=answer)
-        if rcode == dns.rcode.YXDOMAIN:
-            return Reply(RESOLVED, error=dns.resolver.YXDOMAIN())
-        return self._no_nameservers(query, request, dns.rcode.to_text(rcode), response)
-
-    def _no_nameservers(self, query: _Query, request, problem, response) -> Reply:
-        query.errors.append((self._server_text, False, self._server_port, problem, response))
-        return Reply(RESOLVED, error=dns.resolver.NoNameservers(request=request, errors=query.errors))
+    def _unusable(self, query: _Query, problem: object) -> DnsFacts:
+        """The nameserver gave up on: the query ends with every attempt's problem."""
+        query.problems.append((facts.problem_status(problem), facts.describe_problem(self._where, False, problem)))
+        return facts.unusable(query.name, query.kind, query.problems)
 
     def _request(self, query: _Query) -> dns.message.QueryMessage:
         """The query as a dnspython message, for its is_response(); built only when needed."""
@@ -375,15 +347,14 @@ class Pipeline:
             if now >= query.deadline:
                 self._time_out(query, now)
             else:
-                # As Resolver.resolve: the attempt's timeout is an error on
+                # As Resolver.resolve: the attempt's timeout is a problem on
                 # record, and the query goes out again within the lifetime.
-                query.errors.append((self._server_text, False, self._server_port, dns.exception.Timeout(), None))
+                query.problems.append((DnsStatus.TIMEOUT, self._where_timed_out))
                 self.stats["resent"] += 1
                 self._transmit(query, now)
 
     def _time_out(self, query: _Query, now: float) -> None:
-        error = dns.resolver.LifetimeTimeout(timeout=now - query.started, errors=query.errors)
-        self._finish(query, Reply(RESOLVED, error=error))
+        self._finish(query, facts.timed_out(query.name, query.kind, query.lifetime))
 
     # --- truncated answers: Resolver.resolve on a worker ----------------------------
 
@@ -394,35 +365,35 @@ class Pipeline:
         remaining = query.deadline - time.monotonic()
         if self._workers is None:
             self._workers = ThreadPoolExecutor(max_workers=_TRUNCATION_WORKERS, thread_name_prefix="dns-pipeline-tc")
-        future = self._workers.submit(self._resolve, query.qname, query.rdtype, max(remaining, 0.001))
+        future = self._workers.submit(self._resolve, query, max(remaining, 0.001))
         self._delegated.append((query, future))
 
-    def _resolve(self, qname: dns.name.Name, rdtype: int, lifetime: float) -> Reply:
+    def _resolve(self, query: _Query, lifetime: float) -> DnsFacts:
         try:
-            answer = self._resolver.resolve(qname, rdtype, search=False, lifetime=lifetime)
+            answer = self._resolver.resolve(query.qname, query.rdtype, search=False, lifetime=lifetime)
         except Exception as error:
-            return Reply(RESOLVED, error=error)
-        return Reply(RESOLVED, answer=answer)
+            return facts.from_resolve(query.qname, query.rdtype, query.lifetime, error=error)
+        return facts.from_resolve(query.qname, query.rdtype, query.lifetime, answer=answer)
 
     def _collect_delegated(self) -> None:
         still = []
         for query, future in self._delegated:
             if future.done():
                 try:
-                    reply = future.result()
+                    found = future.result()
                 except Exception as error:
-                    reply = Reply(RESOLVED, error=error)
-                self._finish(query, reply)
+                    found = facts.failed(error, query.kind)
+                self._finish(query, found)
             else:
                 still.append((query, future))
         self._delegated = still
 
     # --- endings -----------------------------------------------------------------
 
-    def _fail(self, query: _Query, error: Exception) -> None:
-        self._finish(query, self._no_nameservers(query, self._request(query), error, None))
+    def _give_up(self, query: _Query, error: Exception) -> None:
+        self._finish(query, self._unusable(query, error))
 
-    def _finish(self, query: _Query, reply: Reply) -> None:
+    def _finish(self, query: _Query, found: DnsFacts) -> None:
         if query.done:
             return
         query.done = True
@@ -430,12 +401,12 @@ class Pipeline:
         if self._inflight.get(query.id) is query:
             del self._inflight[query.id]
         try:
-            query.callback(reply, query.started)
+            query.callback(found, query.started)
         except Exception:
             log.exception("a pipelined query's callback failed")
 
 
-_DELEGATE = Reply("delegate")
+_DELEGATE = object()  # a truncated answer: Resolver.resolve takes over
 
 
 def _query_template(resolver: dns.resolver.Resolver) -> tuple[bytes, bytes]:
@@ -450,14 +421,14 @@ def _query_template(resolver: dns.resolver.Resolver) -> tuple[bytes, bytes]:
     return wire[2:12], wire[question_end:]
 
 
-def _fast_reply(data: bytes, query: _Query) -> Reply | None:
+def _fast_reply(data: bytes, query: _Query) -> DnsFacts | None:
     try:
         return _read_reply(data, query)
     except (IndexError, struct.error):  # cut short: dnspython's parser will say what it makes of it
         return None
 
 
-def _read_reply(data: bytes, query: _Query) -> Reply | None:
+def _read_reply(data: bytes, query: _Query) -> DnsFacts | None:
     """The reply read without dnspython, for the everyday shapes only; None: let dnspython parse it.
 
     Accepted: a response (QR, opcode QUERY, not truncated) echoing the
@@ -518,10 +489,14 @@ def _read_reply(data: bytes, query: _Query) -> Reply | None:
     if position != size:
         return None
     if rcode == _NXDOMAIN:
-        return _NXDOMAIN_REPLY
+        return DnsFacts(query.name, query.kind, DnsStatus.NXDOMAIN)
     if not records:
-        return _NODATA_REPLY
-    return Reply(RECORDS, tuple(dict.fromkeys(records)))
+        return DnsFacts(query.name, query.kind, DnsStatus.NODATA)
+    if rdtype == _MX:
+        return DnsFacts(query.name, query.kind, DnsStatus.ANSWER,
+                        mx=tuple(records) if len(records) == 1 else tuple(sorted(set(records))))
+    return DnsFacts(query.name, query.kind, DnsStatus.ANSWER,
+                    txt=tuple(sorted({text.decode("utf-8", "replace") for text in records})))
 
 
 def _read_name(data: bytes, position: int, end: int) -> str | None:

@@ -1,6 +1,7 @@
-"""The resolver adapter: one MX (and SPF TXT) lookup of a MAIL FROM domain with
-dnspython, classified into an `MxLookup`. Every dnspython outcome and exception
-is translated here, in `classify`, and nowhere else.
+"""The resolver adapter: the MX (and SPF TXT) queries of a MAIL FROM domain
+with dnspython, one at a time or pipelined. What each query found is
+reported as the core's `DnsFacts` (translated from dnspython in facts.py,
+nowhere else) and judged by simulator.core.verdicts into an `MxLookup`.
 """
 from __future__ import annotations
 
@@ -13,36 +14,24 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
-import dns.message
 import dns.name
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from simulator.core.model import LookupOutcome, MxLookup
+from simulator.core import verdicts
+from simulator.core.model import DnsFacts, DnsStatus, MxLookup
+from simulator.core.names import host_name_problem, normalize_domain, parse_host_port
 
-from . import pipeline
+from . import facts, pipeline
 
-__all__ = [
-    "SPF_RECORD",
-    "MxResolver",
-    "classify",
-    "classify_reply",
-    "feedback_host",
-    "parse_resolver_spec",
-    "records_to_publish",
-]
+__all__ = ["MxResolver", "parse_resolver_spec"]
 
 log = logging.getLogger(__name__)
 
-FOUND, MISSING, TRANSIENT = LookupOutcome.FOUND, LookupOutcome.MISSING, LookupOutcome.TRANSIENT
-
-SPF_RECORD = "v=spf1 include:amazonses.com ~all"
 # EDNS0 at the DNS Flag Day 2020 size: answers that do not fit come back
 # truncated and dnspython retries them over TCP.
 EDNS_PAYLOAD = 1232
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 # Names dns.name.from_text would take letter for letter (no escapes, no IDNA,
 # labels of 1-63 characters, at most 253 without the final dot).
 _PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
@@ -50,20 +39,6 @@ _PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
 _MIN_SPF_BUDGET = 0.05
 # lookup_many without the pipeline (system resolver): lookup() on this many threads.
 _FALLBACK_THREADS = 8
-
-
-def feedback_host(region: str) -> str:
-    """The host SES wants the MAIL FROM domain's single MX to point at."""
-    return f"feedback-smtp.{region.strip().lower()}.amazonses.com"
-
-
-def records_to_publish(mail_from_domain: str, region: str) -> list[str]:
-    """The two records AWS asks for, as zone-file lines (MX first)."""
-    name = mail_from_domain.strip().rstrip(".").lower()
-    return [
-        f"{name}. MX 10 {feedback_host(region)}.",
-        f'{name}. TXT "{SPF_RECORD}"',
-    ]
 
 
 class MxResolver:
@@ -74,7 +49,7 @@ class MxResolver:
     change to DNS must show in the very next check.
     """
 
-    records_to_publish = staticmethod(records_to_publish)
+    records_to_publish = staticmethod(verdicts.records_to_publish)  # for callers holding only the resolver
 
     def __init__(self, nameserver: tuple[str, int] | None = None, timeout: float = 2.0) -> None:
         if not timeout > 0:
@@ -132,24 +107,30 @@ class MxResolver:
 
     def _lookup(self, mail_from_domain: str, region: str, check_spf: bool) -> MxLookup:
         qname = self._qname(mail_from_domain)
-        if isinstance(qname, MxLookup):
-            return qname
+        if isinstance(qname, DnsFacts):
+            return verdicts.mx_verdict(qname, region)
         started = time.monotonic()
-        try:
-            answer, error = self._resolver.resolve(qname, dns.rdatatype.MX, search=False, lifetime=self.timeout), None
-        except Exception as failure:
-            answer, error = None, failure
-        outcome, answers, message = classify(qname, region, self.timeout, answer=answer, error=error)
-        spf = None
-        # SPF is advice: worth a query only when the name exists and answered.
-        if check_spf and _wants_spf(outcome, error):
-            spf = self._spf(qname, started)
-        return MxLookup(outcome, answers, message, spf)
+        mx = self._resolve(qname, dns.rdatatype.MX, self.timeout)
+        verdict = verdicts.mx_verdict(mx, region)
+        if not (check_spf and verdicts.wants_spf(mx)):
+            return verdict
+        budget = self.timeout - (time.monotonic() - started)
+        if budget < _MIN_SPF_BUDGET:
+            return verdict
+        return verdicts.mx_verdict(mx, region, verdicts.spf_advice(self._resolve(qname, dns.rdatatype.TXT, budget)))
 
-    def _qname(self, mail_from_domain: str) -> dns.name.Name | MxLookup:
-        """The name to query, or the lookup's result already when there is nothing to ask."""
+    def _resolve(self, qname: dns.name.Name, rdtype: int, lifetime: float) -> DnsFacts:
+        """One query through dnspython's Resolver, as facts."""
+        try:
+            answer = self._resolver.resolve(qname, rdtype, search=False, lifetime=lifetime)
+        except Exception as error:
+            return facts.from_resolve(qname, rdtype, lifetime, error=error)
+        return facts.from_resolve(qname, rdtype, lifetime, answer=answer)
+
+    def _qname(self, mail_from_domain: str) -> dns.name.Name | DnsFacts:
+        """The name to query, or the facts already when there is nothing to ask."""
         if self._config_error is not None:
-            return MxLookup(TRANSIENT, error=self._config_error)
+            return DnsFacts("", "MX", DnsStatus.ERROR, error=self._config_error)
         text = mail_from_domain.strip()
         if len(text) - text.endswith(".") <= 253 and _PLAIN_NAME.fullmatch(text):
             # What from_text makes of a plain host name, without its escape parser.
@@ -157,22 +138,10 @@ class MxResolver:
         try:
             qname = dns.name.from_text(text)
         except (dns.exception.DNSException, ValueError) as error:
-            # Such a name can hold no records at all, now or later.
-            return MxLookup(MISSING, error=f"{mail_from_domain!r} is not a valid domain name: {error}")
+            return facts.bad_name(text, f"{mail_from_domain!r} is not a valid domain name: {error}")
         if qname == dns.name.root:
-            return MxLookup(MISSING, error="the domain name is empty")
+            return facts.bad_name("", "the domain name is empty")
         return qname
-
-    def _spf(self, qname: dns.name.Name, started: float) -> str | None:
-        """The SPF TXT at the name, as advice; any failure is just None."""
-        budget = self.timeout - (time.monotonic() - started)
-        if budget < _MIN_SPF_BUDGET:
-            return None
-        try:
-            answer = self._resolver.resolve(qname, dns.rdatatype.TXT, search=False, lifetime=budget)
-        except Exception:
-            return None
-        return _spf_of(b"".join(rdata.strings) for rdata in answer.rrset)
 
     # --- many at once ------------------------------------------------------------------
 
@@ -219,8 +188,11 @@ class MxResolver:
             except Exception as error:
                 results[index] = _failed(error)
                 continue
-            if isinstance(qname, MxLookup):
-                results[index] = qname
+            if isinstance(qname, DnsFacts):
+                try:
+                    results[index] = verdicts.mx_verdict(qname, region)
+                except Exception as error:
+                    results[index] = _failed(error)
             else:
                 groups.setdefault(qname.labels, (qname, []))[1].append((index, region))
         for qname, members in groups.values():
@@ -234,32 +206,31 @@ class MxResolver:
     def _on_mx(self, engine: pipeline.Pipeline, qname: dns.name.Name, members: list, check_spf: bool, results: list):
         """The MX callback of one name (and every item asking for it)."""
 
-        def on_mx(reply: pipeline.Reply, started: float) -> None:
+        def on_mx(mx: DnsFacts, started: float) -> None:
             waiting = []
             for index, region in members:
                 try:
-                    outcome, answers, message = classify_reply(qname, region, self.timeout, reply)
+                    verdict = verdicts.mx_verdict(mx, region)
                 except Exception as error:  # as lookup(): e.g. a region that is not a string
                     results[index] = _failed(error)
                     continue
-                if check_spf and _wants_spf(outcome, reply.error, reply.kind):
-                    waiting.append((index, outcome, answers, message))
-                else:
-                    results[index] = MxLookup(outcome, answers, message, None)
-            if not waiting:
+                results[index] = verdict
+                if check_spf:
+                    waiting.append((index, verdict))
+            if not waiting or not verdicts.wants_spf(mx):
                 return
             budget = self.timeout - (time.monotonic() - started)
             if budget < _MIN_SPF_BUDGET:
-                for index, outcome, answers, message in waiting:
-                    results[index] = MxLookup(outcome, answers, message, None)
                 return
 
-            def on_txt(reply: pipeline.Reply, _started: float) -> None:
-                spf = _spf_of_reply(reply)
-                for index, outcome, answers, message in waiting:
-                    results[index] = MxLookup(outcome, answers, message, spf)
+            def on_txt(txt: DnsFacts, _started: float) -> None:
+                spf = verdicts.spf_advice(txt)
+                if spf is None:
+                    return  # the verdicts already stand, without advice
+                for index, verdict in waiting:
+                    results[index] = MxLookup(verdict.outcome, verdict.answers, verdict.error, spf)
 
-            engine.submit(qname, dns.rdatatype.TXT, budget, on_txt, first=True)
+            engine.submit(qname, dns.rdatatype.TXT, budget, on_txt, first=True, name=mx.name)
 
         return on_mx
 
@@ -280,149 +251,7 @@ class MxResolver:
 
 
 def _failed(error: Exception) -> MxLookup:
-    return MxLookup(TRANSIENT, error=f"lookup failed: {type(error).__name__}: {error}")
-
-
-def _wants_spf(outcome: LookupOutcome, error: Exception | None, kind: str | None = None) -> bool:
-    """SPF is advice: worth a query only when the name exists and the MX lookup got an answer."""
-    if outcome is TRANSIENT or kind == pipeline.NXDOMAIN:
-        return False
-    return not isinstance(error, dns.resolver.NXDOMAIN)
-
-
-def _spf_of(texts) -> str | None:
-    """The SPF record among TXT texts (bytes, each record's strings joined), or None."""
-    found = []
-    for joined in texts:
-        text = joined.decode("utf-8", "replace")
-        if text.lower() == "v=spf1" or text.lower().startswith("v=spf1 "):
-            found.append(text)
-    return min(found) if found else None  # several SPF records are an error anyway; be deterministic
-
-
-def _spf_of_reply(reply: pipeline.Reply) -> str | None:
-    try:
-        if reply.kind == pipeline.RECORDS:
-            return _spf_of(reply.records)
-        if reply.answer is not None and reply.error is None:
-            return _spf_of(b"".join(rdata.strings) for rdata in reply.answer.rrset)
-    except Exception:
-        pass
-    return None
-
-
-def classify(
-    qname: dns.name.Name,
-    region: str,
-    timeout: float,
-    *,
-    answer: dns.resolver.Answer | None = None,
-    error: Exception | None = None,
-) -> tuple[LookupOutcome, tuple[str, ...], str | None]:
-    """The one mapping from what dnspython returned or raised to (outcome, answers, error).
-
-    FOUND: exactly one MX, whose exchange is feedback-smtp.<region>.amazonses.com.
-    MISSING: the name does not exist, has no MX, or has the wrong or too many MX.
-    TRANSIENT: anything that says nothing about the records (timeouts, SERVFAIL,
-    REFUSED, unreachable or misbehaving servers, CNAME loops, any other error).
-    """
-    name = qname.to_text(omit_final_dot=True)
-    if error is None and answer is not None and answer.rrset is not None:
-        records = ((rdata.preference, rdata.exchange.to_text().lower()) for rdata in answer.rrset)
-        return _classify_mx(records, feedback_host(region))
-    if error is None:
-        error = dns.resolver.NoAnswer()
-    if isinstance(error, dns.resolver.NXDOMAIN):
-        return _nxdomain(name, _nxdomain_name(error, qname))
-    if isinstance(error, dns.resolver.NoAnswer):
-        return _no_mx(name)
-    if isinstance(error, dns.exception.Timeout):  # LifetimeTimeout included
-        return TRANSIENT, (), f"timeout: no answer for {name} MX within {timeout:g} s"
-    if isinstance(error, dns.resolver.NoNameservers):
-        return TRANSIENT, (), _describe_nameserver_errors(error, name)
-    if isinstance(error, dns.resolver.YXDOMAIN):
-        return TRANSIENT, (), f"YXDOMAIN: {name} is too long after DNAME substitution"
-    if isinstance(error, dns.resolver.NoResolverConfiguration):
-        return TRANSIENT, (), f"no resolver configured: {error}"
-    if isinstance(error, dns.exception.DNSException):
-        return TRANSIENT, (), f"DNS error: {type(error).__name__}: {error}"
-    if isinstance(error, OSError):
-        return TRANSIENT, (), f"network error: {error}"
-    return TRANSIENT, (), f"lookup failed: {type(error).__name__}: {error}"
-
-
-def classify_reply(
-    qname: dns.name.Name, region: str, timeout: float, reply: pipeline.Reply
-) -> tuple[LookupOutcome, tuple[str, ...], str | None]:
-    """`classify` for a pipelined MX query: the shapes read from the wire meet
-    the same rules as dnspython's objects, everything else is dnspython's."""
-    if reply.kind == pipeline.RECORDS:
-        return _classify_mx(reply.records, feedback_host(region))
-    if reply.kind == pipeline.NODATA:
-        return _no_mx(qname.to_text(omit_final_dot=True))
-    if reply.kind == pipeline.NXDOMAIN:  # plain: the name itself does not exist
-        name = qname.to_text(omit_final_dot=True)
-        return _nxdomain(name, name)
-    return classify(qname, region, timeout, answer=reply.answer, error=reply.error)
-
-
-def _classify_mx(records, expected: str) -> tuple[LookupOutcome, tuple[str, ...], str | None]:
-    """(preference, lower-case exchange text) of each distinct MX record -> the verdict."""
-    records = sorted(records)
-    answers = tuple(f"{preference} {exchange}" for preference, exchange in records)
-    if len(records) != 1:
-        return MISSING, answers, f"{len(records)} MX records; exactly one is required"
-    exchange = records[0][1]
-    if exchange.rstrip(".") != expected:
-        return MISSING, answers, f"MX points to {exchange}, expected {expected}"
-    return FOUND, answers, None
-
-
-def _nxdomain(name: str, canonical: str) -> tuple[LookupOutcome, tuple[str, ...], str | None]:
-    if canonical != name:
-        return MISSING, (), f"NXDOMAIN: {name} is an alias of {canonical}, which does not exist"
-    return MISSING, (), f"NXDOMAIN: {name} does not exist"
-
-
-def _no_mx(name: str) -> tuple[LookupOutcome, tuple[str, ...], str | None]:
-    return MISSING, (), f"no MX record at {name} (NOERROR, no data)"
-
-
-def _describe_nameserver_errors(error: dns.resolver.NoNameservers, name: str) -> str:
-    """'SERVFAIL from 127.0.0.1:53' and the like, one entry per failed attempt."""
-    reasons = []
-    for server, tcp, port, problem, _response in error.kwargs.get("errors") or ():
-        where = _server_text(server, port) + (" over TCP" if tcp else "")
-        if isinstance(problem, str):
-            reasons.append(f"{problem} from {where}")  # the rcode: SERVFAIL, REFUSED, NOTIMP...
-        elif isinstance(problem, dns.message.ChainTooLong):
-            reasons.append(f"CNAME chain too long or looping at {where}")
-        elif isinstance(problem, dns.message.AnswerForNXDOMAIN):
-            reasons.append(f"malformed answer from {where}: NXDOMAIN with answer records")
-        elif isinstance(problem, (dns.exception.FormError, EOFError, dns.message.Truncated)):
-            reasons.append(f"malformed answer from {where}: {type(problem).__name__}: {problem}")
-        elif isinstance(problem, OSError):
-            reasons.append(f"{where} unreachable: {problem.strerror or problem}")
-        else:
-            reasons.append(f"{type(problem).__name__} from {where}: {problem}")
-    detail = "; ".join(dict.fromkeys(reasons)) or "no nameserver could answer"
-    return f"no usable answer for {name} MX: {detail}"
-
-
-def _server_text(server: str, port: int) -> str:
-    """'127.0.0.1:53' from dnspython's 'Do53:127.0.0.1@53'."""
-    if server.startswith("Do53:"):
-        host = server[len("Do53:") :].rsplit("@", 1)[0]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return server
-
-
-def _nxdomain_name(error: dns.resolver.NXDOMAIN, qname: dns.name.Name) -> str:
-    """The name that does not exist: the query name, or the end of its CNAME chain."""
-    try:
-        return error.canonical_name.to_text(omit_final_dot=True)
-    except Exception:
-        return qname.to_text(omit_final_dot=True)
+    return verdicts.mx_verdict(facts.failed(error), "")
 
 
 def _address_of(host: str) -> str:
@@ -433,7 +262,7 @@ def _address_of(host: str) -> str:
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
-    if not _HOSTNAME.fullmatch(host):
+    if host_name_problem(normalize_domain(host), dns_labels=True):
         raise ValueError(f"nameserver host {host!r} is neither an IP address nor a host name")
     try:
         infos = socket.getaddrinfo(host, 53, type=socket.SOCK_DGRAM)
@@ -460,14 +289,8 @@ def parse_resolver_spec(
         return MxResolver(embedded_address, timeout)
     if text.lower() == "system":
         return MxResolver(None, timeout)
-    if text.startswith("["):
-        host, sep, port_text = text[1:].partition("]:")
-        if not sep or ":" not in host:
-            raise ValueError(f"invalid resolver {spec!r}: {usage}")
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep or not host or ":" in host:
-            raise ValueError(f"invalid resolver {spec!r}: {usage}")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"invalid resolver {spec!r}: the port must be a number from 1 to 65535")
-    return MxResolver((host, int(port_text)), timeout)
+    try:
+        host, port = parse_host_port(text)
+    except ValueError as problem:
+        raise ValueError(f"invalid resolver {spec!r}: {problem}; {usage}") from None
+    return MxResolver((host, port), timeout)

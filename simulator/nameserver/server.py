@@ -305,7 +305,7 @@ class EmbeddedDnsServer:
         may have altered dropped, or all of them."""
         with self._cache_lock:
             cache = self._cache
-            generation, names = self.zone.changes_since(cache.generation)
+            generation, names = self.zone.changes_since(cache.generation)  # the zone's public change feed
             if generation == cache.generation:
                 return cache  # another thread caught up first
             if names is None:

@@ -4,6 +4,11 @@ per-name faults, with input validation and the authoritative answer logic
 section pre-rendered (wire.py) and a log of which names each change touched,
 so the server neither renders everyday answers per query nor drops every
 cached answer on every change. No sockets here; server.py does those.
+
+The zone's public face, all the server (or any other cache of its answers)
+relies on: `answer()`, and the change feed `generation` + `changes_since()`,
+which says which names' answers a change may have altered. The resolver
+client (simulator.lookup) knows nothing of the zone: it asks over the wire.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 import dns.name
 import dns.rcode
@@ -22,6 +27,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
+
+from simulator.core.names import host_name_problem, normalize_domain
 
 from .wire import EMPTY_SECTION, RdataWire, Section, rdata_wire, render_section
 
@@ -32,6 +39,7 @@ __all__ = [
     "SUPPORTED_TYPES",
     "Zone",
     "ZoneAnswer",
+    "ZoneChanges",
     "ZoneError",
     "normalize_name",
 ]
@@ -49,7 +57,6 @@ MAX_CNAME_CHASE = 32
 # that anything may have changed.
 CHANGE_LOG_LENGTH = 1024
 
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 _RECORD_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _UNQUOTED_TXT = re.compile(r'"([^"]*)"', re.DOTALL)
 _FAULT_RCODES = {
@@ -69,25 +76,13 @@ class DuplicateRecordError(ZoneError):
 
 
 def normalize_name(name: object, what: str = "name") -> str:
-    """A host name lower-cased, without its trailing dot, or ZoneError."""
+    """A DNS name normalised (core.names) and valid as an owner name, or ZoneError."""
     if not isinstance(name, str):
         raise ZoneError(f"{what} must be a string")
-    text = name[:-1] if name.endswith(".") else name
-    text = text.lower()
-    if not text:
-        raise ZoneError(f"{what} must not be empty")
-    if len(text) > 253:
-        raise ZoneError(f"{what} {name!r} is longer than 253 characters")
-    for label in text.split("."):
-        if not label:
-            raise ZoneError(f"{what} {name!r} has an empty label")
-        if len(label) > 63:
-            raise ZoneError(f"{what} {name!r} has a label longer than 63 characters")
-        if not _LABEL.fullmatch(label):
-            raise ZoneError(
-                f"{what} {name!r} has an invalid label {label!r}: use letters, digits, "
-                "hyphens and underscores, not starting or ending with a hyphen"
-            )
+    text = normalize_domain(name)
+    problem = host_name_problem(text, dns_labels=True, subject="the name")
+    if problem is not None:
+        raise ZoneError(f"invalid {what} {name!r}: {problem}")
     return text
 
 
@@ -103,6 +98,15 @@ class _Record:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "type": self.type, "value": self.value, "ttl": self.ttl}
+
+
+class ZoneChanges(NamedTuple):
+    """What `Zone.changes_since` reports: the zone's generation now, and the
+    names (lower-case, no final dot) whose plain answers may have changed
+    since the generation asked about; None: any name's may have."""
+
+    generation: int
+    names: set[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +317,7 @@ class Zone:
         """Bumped by every change, so answers cached by the server can be dropped."""
         return self._generation
 
-    def changes_since(self, generation: int) -> tuple[int, set[str] | None]:
+    def changes_since(self, generation: int) -> ZoneChanges:
         """(the current generation, the names whose answers may differ from
         those at `generation`), the names as lower-case text without the final
         dot; None instead of a set: any name's may (faults, load, clear, or
@@ -322,17 +326,17 @@ class Zone:
         with self._lock:
             current = self._generation
             if generation == current:
-                return current, set()
+                return ZoneChanges(current, set())
             if generation > current or not self._changes or self._changes[0][0] > generation + 1:
-                return current, None
+                return ZoneChanges(current, None)
             names: set[str] = set()
             for changed_at, touched in reversed(self._changes):
                 if changed_at <= generation:
                     break
                 if touched is None:
-                    return current, None
+                    return ZoneChanges(current, None)
                 names.update(touched)
-            return current, names
+            return ZoneChanges(current, names)
 
     def __len__(self) -> int:
         return len(self._records)

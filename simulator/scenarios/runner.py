@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..core.names import normalize_domain
 from . import loader
 from .loader import (
     Advance,
@@ -396,9 +397,9 @@ class Runner:
         self.control.call("POST", "/_sim/dns/records", body)
 
     def _dns_remove(self, step: DnsRemove, scenario: Scenario) -> None:
-        wanted = _dns_name(step.name)
+        wanted = normalize_domain(step.name)
         records = self.control.call("GET", "/_sim/dns/records").get("records", [])
-        matching = [r for r in records if _dns_name(r.get("name", "")) == wanted and r.get("type", "").upper() == step.type]
+        matching = [r for r in records if normalize_domain(r.get("name", "")) == wanted and r.get("type", "").upper() == step.type]
         if not matching:
             raise StepFailed(f"no {step.type} record for {step.name} in the zone")
         for record in matching:
@@ -420,10 +421,6 @@ class Runner:
 
     def _set_sandbox(self, step: SetSandbox, scenario: Scenario) -> None:
         self.control.call("PUT", "/_sim/account", {"sandbox": step.sandbox}, **self._sim_scope(step, scenario))
-
-
-def _dns_name(name: str) -> str:
-    return name.strip().rstrip(".").lower()
 
 
 def _outbox_summary(entry: dict) -> str:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from simulator.core.names import parse_host_port
+
 __all__ = ["DELIVERED", "SmtpRelay", "parse_relay_spec"]
 
 log = logging.getLogger(__name__)
@@ -23,23 +25,10 @@ DELIVERED = "delivered"
 
 def parse_relay_spec(spec: str) -> tuple[str, int]:
     """`HOST:PORT` (IPv6 as `[::1]:PORT`) → (host, port); ValueError on anything else."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError("SMTP relay must be HOST:PORT")
-    text = spec.strip()
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or not rest.startswith(":"):
-            raise ValueError(f"SMTP relay {spec!r} must be [IPV6]:PORT")
-        port_text = rest[1:]
-    else:
-        host, colon, port_text = text.rpartition(":")
-        if not colon or ":" in host:
-            raise ValueError(f"SMTP relay {spec!r} must be HOST:PORT (IPv6 as [ADDR]:PORT)")
-    if not host or any(ch.isspace() for ch in host):
-        raise ValueError(f"SMTP relay {spec!r} has no valid host")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"SMTP relay {spec!r} has no valid port (1-65535)")
-    return host, int(port_text)
+    try:
+        return parse_host_port(spec)
+    except ValueError as problem:
+        raise ValueError(f"invalid SMTP relay {spec!r}: {problem}; use HOST:PORT (IPv6 as [ADDRESS]:PORT)") from None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ named is started once per module."""
 import pytest
 
 from simulator.core.model import LookupOutcome
-from simulator.lookup.resolver import SPF_RECORD, MxResolver
+from simulator.core.verdicts import SPF_RECORD
+from simulator.lookup.resolver import MxResolver
 
 FOUND, MISSING, TRANSIENT = LookupOutcome.FOUND, LookupOutcome.MISSING, LookupOutcome.TRANSIENT
 FEEDBACK = "feedback-smtp.us-east-1.amazonses.com"

@@ -14,7 +14,8 @@ import dns.rrset
 import pytest
 
 from simulator.core.model import LookupOutcome, MxLookup
-from simulator.lookup.resolver import MxResolver, SPF_RECORD, parse_resolver_spec, records_to_publish
+from simulator.core.verdicts import SPF_RECORD, records_to_publish
+from simulator.lookup.resolver import MxResolver, parse_resolver_spec
 
 FOUND, MISSING, TRANSIENT = LookupOutcome.FOUND, LookupOutcome.MISSING, LookupOutcome.TRANSIENT
 FEEDBACK = "feedback-smtp.us-east-1.amazonses.com"
@@ -436,7 +437,8 @@ def test_records_to_publish_are_the_mx_and_the_spf_txt():
     assert MxResolver.records_to_publish("mail.example.com", "us-east-1")[0].endswith(f"{FEEDBACK}.")
 
 
-@pytest.mark.parametrize("module_name", ["simulator.lookup.resolver", "simulator.lookup.pipeline", "simulator.nameserver.server"])
+@pytest.mark.parametrize("module_name", ["simulator.lookup.resolver", "simulator.lookup.pipeline", "simulator.lookup.facts",
+                                         "simulator.nameserver.server", "simulator.core.verdicts", "simulator.core.names"])
 def test_the_public_names_are_exported(module_name):
     import importlib
 
