@@ -15,7 +15,7 @@ from typing import Protocol
 from . import __version__
 from .core import machine, rules
 from .mail import messages
-from .core.clock import SimClock, rfc3339
+from .core.clock import MAX_ADVANCE, SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
     BadRequestException,
@@ -245,8 +245,8 @@ class Simulator:
             return self._apply_checks(self._lookups_for(identities, now, force=True), now, force=True)
 
     def advance(self, seconds: float) -> dict:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > 10 * 365 * 86400:
-            raise ValidationError("seconds must be a number from 0 to 315360000")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > MAX_ADVANCE:
+            raise ValidationError(f"seconds must be a number from 0 to {MAX_ADVANCE}")
         with self._sweep_lock:
             now = self.clock.advance(float(seconds))
             with self.store.transaction() as tx:

@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.errors import AwsError, SimError, UnknownOperationException, RequestEntityTooLarge
 from . import control, query, rest_json
-from .wire import MAX_BODY, aws_error_response, load_models, request_id
+from ..models import load_models
+from .wire import MAX_BODY, aws_error_response, request_id
 
 log = logging.getLogger("mailfrom_sim.api")
 

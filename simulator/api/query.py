@@ -15,7 +15,7 @@ from ..mail import messages
 from ..core.errors import AwsError, NotFoundException
 from ..core.model import IdentityType
 from .wire import mail_from_attributes, request_id, scope
-from .wire import service_model as wire_service_model
+from ..models import service_model as wire_service_model
 
 bp = Blueprint("query", __name__)
 

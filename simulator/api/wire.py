@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from functools import lru_cache
 
 from flask import Response, current_app, g, request
 
 from ..core.errors import AwsError, SerializationException
 from ..core.model import Scope
+from ..models import output_members
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
 DEFAULT_ACCOUNT = "000000000000"
@@ -77,29 +77,6 @@ def aws_error_response(error: AwsError) -> Response:
     response = json_response({"message": error.message}, error.status)
     response.headers["x-amzn-ErrorType"] = error.code
     return response
-
-
-@lru_cache(maxsize=None)
-def service_model(service: str):
-    """A botocore service model, loaded once per process (parsing one takes ~0.1 s)."""
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(service)
-
-
-@lru_cache(maxsize=None)
-def output_members(service: str, operation: str) -> frozenset[str]:
-    """The output members the botocore model defines for an operation."""
-    shape = service_model(service).operation_model(operation).output_shape
-    return frozenset(shape.members) if shape is not None else frozenset()
-
-
-def load_models(services=("sesv2", "pinpoint-email", "ses")) -> None:
-    """Parse the service models at start-up, not inside the first requests."""
-    for service in services:
-        model = service_model(service)
-        for operation in model.operation_names:
-            output_members(service, operation)
 
 
 def shaped(service: str, operation: str, payload: dict) -> dict:
