@@ -449,6 +449,7 @@ class Simulator:
             "clock": {"now": now, "iso": rfc3339(now), "offset": self.clock.offset},
             "settings": {"check_interval": self.settings.check_interval,
                          "pending_timeout": self.settings.pending_timeout},
+            "identities": self.store.total_identities(),
         }
 
 

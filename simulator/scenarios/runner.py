@@ -223,8 +223,20 @@ def timing_note(health: dict) -> str | None:
             "the scenarios' advance steps assume 60 s and 259200 s (72 h)")
 
 
-def main(paths: list[str], endpoint_url: str | None = None) -> int:
-    """`mailfrom-sim scenario run`: exit 0 only if every scenario passes (2: nothing to run)."""
+def reset_refusal(health: dict, endpoint_url: str) -> str | None:
+    """Why a simulator someone else is using must not be reset, or None: it holds identities."""
+    held = health.get("identities")
+    if held == 0:
+        return None
+    what = (f"holds {held} identit{'y' if held == 1 else 'ies'}" if isinstance(held, int)
+            else "does not say how many identities it holds")
+    return (f"the simulator at {endpoint_url} {what}; every scenario starts by resetting it: "
+            "add --reset to allow wiping it")
+
+
+def main(paths: list[str], endpoint_url: str | None = None, reset: bool = False) -> int:
+    """`mailfrom-sim scenario run`: exit 0 only if every scenario passes (2: nothing to run,
+    or `endpoint_url` is a simulator holding identities and `reset` was not given)."""
     out = sys.stdout
     try:
         files = loader.collect(paths)
@@ -249,6 +261,10 @@ def main(paths: list[str], endpoint_url: str | None = None) -> int:
             health = Control(endpoint_url).call("GET", "/_sim/health")
         except StepFailed as exc:
             print(f"mailfrom-sim: {exc}", file=sys.stderr)
+            return 2
+        refusal = None if runtime is not None or reset else reset_refusal(health, endpoint_url)
+        if refusal:
+            print(f"mailfrom-sim: {refusal}", file=sys.stderr)
             return 2
         note = timing_note(health)
         if note:

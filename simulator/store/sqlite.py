@@ -263,6 +263,10 @@ class Store:
             "SELECT COUNT(*) FROM identities WHERE account=? AND region=?", (account, region)
         ).fetchone()[0]
 
+    def total_identities(self) -> int:
+        """Identities of every account and region."""
+        return self.conn.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
+
     @staticmethod
     def set_verification(conn: sqlite3.Connection, identity: Identity, status: VerificationStatus) -> None:
         conn.execute("UPDATE identities SET verification_status=? WHERE account=? AND region=? AND name=?",
