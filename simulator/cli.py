@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_commands = scenario.add_subparsers(dest="scenario_command", required=True)
     run = scenario_commands.add_parser("run", help="run scenario files or folders")
     run.add_argument("paths", nargs="+")
-    run.add_argument("--endpoint-url", default=None)
+    run.add_argument("--endpoint-url", default=None, help="a running simulator (default: start a private one)")
+    run.add_argument("--reset", action="store_true",
+                     help="allow wiping a running simulator that holds identities (each scenario resets it)")
     return parser
 
 
@@ -137,7 +139,7 @@ def check(args) -> int:
 def scenario(args) -> int:
     from .scenarios.runner import main as run_scenarios
 
-    return run_scenarios(args.paths, args.endpoint_url)
+    return run_scenarios(args.paths, args.endpoint_url, reset=args.reset)
 
 
 def main(argv: list[str] | None = None) -> int:

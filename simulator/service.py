@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from . import __version__
 from .core import machine, names, rules, sending
-from .core.clock import SimClock, rfc3339
+from .core.clock import MAX_ADVANCE, SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
     Conflict,
@@ -242,8 +242,8 @@ class Simulator:
             return self._apply_checks(self._lookups_for(identities, now, force=True), now, force=True)
 
     def advance(self, seconds: float) -> dict:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > 10 * 365 * 86400:
-            raise ValidationError("seconds must be a number from 0 to 315360000")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > MAX_ADVANCE:
+            raise ValidationError(f"seconds must be a number from 0 to {MAX_ADVANCE}")
         with self._sweep_lock:
             offset = self.clock.offset + float(seconds)
             self.store.write(lambda tx: self.store.set_meta(tx, "clock_offset", repr(offset)))
@@ -439,6 +439,7 @@ class Simulator:
             "clock": {"now": now, "iso": rfc3339(now), "offset": self.clock.offset},
             "settings": {"check_interval": self.settings.check_interval,
                          "pending_timeout": self.settings.pending_timeout},
+            "identities": self.store.total_identities(),
         }
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 
 from . import control, query, rest_json
-from .wire import MAX_BODY, as_aws_error, aws_error_response, load_models, request_id
+from ..models import load_models
+from .wire import MAX_BODY, as_aws_error, aws_error_response, request_id
 
 if TYPE_CHECKING:
     from ..service import Simulator

@@ -24,8 +24,8 @@ from ..core.errors import (
     QueryValidationError,
 )
 from ..core.model import IdentityType
+from ..models import service_model as wire_service_model
 from .wire import install_error_renderer, mail_from_attributes, request_id, scope, sim
-from .wire import service_model as wire_service_model
 
 bp = Blueprint("query", __name__)
 

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import uuid
-from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
 from flask import Blueprint, Response, current_app, g, request
@@ -24,6 +23,7 @@ from ..core.errors import (
 )
 from ..core.model import Scope
 from ..credentials import DEFAULT_ACCOUNT, account_for_access_key
+from ..models import output_members
 
 if TYPE_CHECKING:
     from ..service import Simulator
@@ -112,29 +112,6 @@ def as_aws_error(error: Exception) -> AwsError:
 def install_error_renderer(bp: Blueprint, render: Callable[[AwsError], Response]) -> None:
     """Every error raised in `bp`'s views is answered by `render`, in that API's own format."""
     bp.register_error_handler(Exception, lambda error: render(as_aws_error(error)))
-
-
-@lru_cache(maxsize=None)
-def service_model(service: str):
-    """A botocore service model, loaded once per process (parsing one takes ~0.1 s)."""
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(service)
-
-
-@lru_cache(maxsize=None)
-def output_members(service: str, operation: str) -> frozenset[str]:
-    """The output members the botocore model defines for an operation."""
-    shape = service_model(service).operation_model(operation).output_shape
-    return frozenset(shape.members) if shape is not None else frozenset()
-
-
-def load_models(services=("sesv2", "pinpoint-email", "ses")) -> None:
-    """Parse the service models at start-up, not inside the first requests."""
-    for service in services:
-        model = service_model(service)
-        for operation in model.operation_names:
-            output_members(service, operation)
 
 
 def shaped(service: str, operation: str, payload: dict) -> dict:

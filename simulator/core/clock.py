@@ -9,6 +9,9 @@ import threading
 import time
 from typing import Callable, Protocol
 
+# The most one `/_sim/clock/advance` (or a scenario's advance step) moves the clock: 10 years.
+MAX_ADVANCE = 10 * 365 * 86400
+
 
 class Clock(Protocol):
     def now(self) -> float: ...

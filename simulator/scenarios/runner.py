@@ -8,42 +8,20 @@ starts a private simulator in this process and stops it afterwards.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..core.names import normalize_domain
 from . import loader
-from .loader import (
-    Advance,
-    Call,
-    DnsAdd,
-    DnsFault,
-    DnsRemove,
-    ExpectMailFrom,
-    ExpectOutbox,
-    RunChecks,
-    Scenario,
-    ScenarioError,
-    SetSandbox,
-    SetVerification,
-    Step,
-)
+from .loader import Scenario, ScenarioError
+from .matching import StepFailed, mismatch, show, wildcard_match
 
-DEFAULT_ACCOUNT = "000000000000"  # what the simulator maps any non-numeric access key to
-OUTBOX_LIMIT = 10000
-_MISSING = object()
-
-
-class StepFailed(Exception):
-    """The step did not do what the scenario says; the message says what came instead."""
+__all__ = ["Runner", "ScenarioResult", "StepFailed", "main", "mismatch", "run_paths", "show", "wildcard_match"]
 
 
 @dataclass
@@ -65,79 +43,6 @@ class ScenarioResult:
     def report(self) -> str:
         """Every line printed for this scenario, then the failure: what a test shows."""
         return "\n".join(self.lines + ([self.failure] if self.failure else []))
-
-
-# --------------------------------------------------------------------------- matching
-
-
-def wildcard_match(pattern: str, text: str) -> bool:
-    """fnmatch with only `*` special: any run of characters, including none."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, text, re.DOTALL) is not None
-
-
-def show(value: Any) -> str:
-    if value is _MISSING:
-        return "nothing"
-    if value is None:
-        return "null"
-    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.@*:/+-]+", value):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str)
-        return text if len(text) <= 300 else text[:297] + "..."
-    return repr(value)
-
-
-def mismatch(expected: Any, actual: Any, path: str = "") -> str | None:
-    """Why `actual` does not contain `expected` (a subset match), or None.
-
-    Mappings: every expected key must match (null also matches an absent key).
-    Lists: same length, element by element, each a subset match.
-    Strings: `*` wildcards; a datetime or bytes value is compared as text.
-    """
-    where = f"{path}: " if path else ""
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return f"{where}expected a mapping, got {show(actual)}"
-        for key, value in expected.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in actual:
-                if value is None:
-                    continue
-                return f"{sub}: expected {show(value)}, got nothing"
-            problem = mismatch(value, actual[key], sub)
-            if problem:
-                return problem
-        return None
-    if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return f"{where}expected a list, got {show(actual)}"
-        if len(expected) != len(actual):
-            return f"{where}expected {len(expected)} item(s), got {len(actual)}: {show(actual)}"
-        for index, (item, got) in enumerate(zip(expected, actual)):
-            problem = mismatch(item, got, f"{path}[{index}]")
-            if problem:
-                return problem
-        return None
-    if expected is None:
-        return None if actual is None else f"{where}expected nothing, got {show(actual)}"
-    if isinstance(expected, str):
-        text = actual
-        if isinstance(actual, datetime):
-            text = actual.isoformat()
-        elif isinstance(actual, (bytes, bytearray)):
-            text = bytes(actual).decode("utf-8", errors="replace")
-        if isinstance(text, str) and wildcard_match(expected, text):
-            return None
-        return f"{where}expected {show(expected)}, got {show(actual)}"
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return None if expected is actual else f"{where}expected {show(expected)}, got {show(actual)}"
-    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
-        return None if expected == actual else f"{where}expected {show(expected)}, got {show(actual)}"
-    return None if expected == actual else f"{where}expected {show(expected)}, got {show(actual)}"
 
 
 # --------------------------------------------------------------------------- the two channels
@@ -200,55 +105,7 @@ class Clients:
         return client
 
 
-# --------------------------------------------------------------------------- steps
-
-
-def describe(step: Step, scenario: Scenario) -> str:
-    """The step as one line of the report."""
-    where = _scope_text(step, scenario)
-    if isinstance(step, Call):
-        text = f"call {step.service}.{step.method}"
-        if step.expect_error:
-            text += f" -> {step.expect_error}"
-        return text + where
-    if isinstance(step, ExpectMailFrom):
-        wanted = " ".join(f"{k}={v if v is not None else 'none'}" for k, v in step.expected.items())
-        return f"expect_mail_from {step.identity}" + (f" {wanted}" if wanted else "") + where
-    if isinstance(step, ExpectOutbox):
-        parts = []
-        if step.count is not None:
-            parts.append(f"count={step.count}")
-        if step.last is not None:
-            shown = [f"{k}={show(v)}" for k, v in list(step.last.items())[:2]]
-            more = len(step.last) - len(shown)
-            parts.append("last: " + ", ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
-        return "expect_outbox " + " ".join(parts) + where
-    if isinstance(step, DnsAdd):
-        return f"dns_add {step.name} {step.type} {step.value}"
-    if isinstance(step, DnsRemove):
-        return f"dns_remove {step.name} {step.type}"
-    if isinstance(step, DnsFault):
-        return f"dns_fault {step.name} {step.fault}"
-    if isinstance(step, Advance):
-        return f"advance {step.text}"
-    if isinstance(step, RunChecks):
-        return "run_checks" + (f" {step.identity}" if step.identity else "") + where
-    if isinstance(step, SetVerification):
-        return f"set_verification {step.identity} {step.status}" + where
-    if isinstance(step, SetSandbox):
-        return f"set_sandbox {str(step.sandbox).lower()}" + where
-    return step.kind
-
-
-def _scope_text(step: Step, scenario: Scenario) -> str:
-    parts = []
-    region = getattr(step, "region", None)
-    account = getattr(step, "account", None)
-    if region and region != scenario.region:
-        parts.append(f"region {region}")
-    if account:
-        parts.append(f"account {account}")
-    return f" ({', '.join(parts)})" if parts else ""
+# --------------------------------------------------------------------------- running
 
 
 class Runner:
@@ -294,10 +151,10 @@ class Runner:
             self._print(result, f"  {self._fail} reset: {exc}")
             return result
         for step in scenario.steps:
-            text = describe(step, scenario)
+            text = step.describe(scenario)
             try:
                 try:
-                    self.execute(step, scenario)
+                    step.run(self, scenario)
                 except StepFailed:
                     raise
                 except Exception as exc:  # a surprise in the runner or a client: fail this scenario, not the run
@@ -312,20 +169,8 @@ class Runner:
             result.steps_passed += 1
         return result
 
-    # -- one step
-    def execute(self, step: Step, scenario: Scenario) -> None:
-        handler = getattr(self, "_" + step.kind)
-        handler(step, scenario)
-
-    @staticmethod
-    def _scope(step: Step, scenario: Scenario) -> tuple[str, str | None]:
-        return getattr(step, "region", None) or scenario.region, getattr(step, "account", None)
-
-    def _sim_scope(self, step: Step, scenario: Scenario) -> dict[str, str]:
-        region, account = self._scope(step, scenario)
-        return {"account": account or DEFAULT_ACCOUNT, "region": region}
-
-    def _aws(self, service: str, method: str, params: dict, region: str, account: str | None):
+    # -- what steps use
+    def aws(self, service: str, method: str, params: dict, region: str, account: str | None):
         """(response, None) or (None, ClientError); anything else fails the step."""
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -336,96 +181,6 @@ class Runner:
             return None, error
         except BotoCoreError as error:
             raise StepFailed(f"{type(error).__name__}: {error}") from None
-
-    def _call(self, step: Call, scenario: Scenario) -> None:
-        region, account = self._scope(step, scenario)
-        response, error = self._aws(step.service, step.method, step.params, region, account)
-        if error is not None:
-            code = error.response.get("Error", {}).get("Code", "?")
-            message = error.response.get("Error", {}).get("Message", "")
-            if step.expect_error is None:
-                raise StepFailed(f"failed with {code}: {message}")
-            if code != step.expect_error:
-                raise StepFailed(f"expected error {step.expect_error}, got {code}: {message}")
-            return
-        if step.expect_error is not None:
-            body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-            raise StepFailed(f"expected error {step.expect_error}, got success: {show(body)}")
-        if step.expect is not None:
-            expected = {k: v for k, v in step.expect.items() if k != "ResponseMetadata"}
-            actual = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-            problem = mismatch(expected, actual)
-            if problem:
-                raise StepFailed(problem)
-
-    def _expect_mail_from(self, step: ExpectMailFrom, scenario: Scenario) -> None:
-        region, account = self._scope(step, scenario)
-        response, error = self._aws("sesv2", "get_email_identity", {"EmailIdentity": step.identity}, region, account)
-        if error is not None:
-            err = error.response.get("Error", {})
-            raise StepFailed(f"GetEmailIdentity failed with {err.get('Code', '?')}: {err.get('Message', '')}")
-        attributes = response.get("MailFromAttributes") or {}
-        fields = {"status": "MailFromDomainStatus", "domain": "MailFromDomain", "behavior": "BehaviorOnMxFailure"}
-        problems = []
-        for key, wanted in step.expected.items():
-            got = attributes.get(fields[key], _MISSING)
-            if wanted is None:
-                if got is not _MISSING and got is not None:
-                    problems.append(f"expected no {key}, got {show(got)}")
-            elif got is _MISSING or not isinstance(got, str) or not wildcard_match(wanted, got):
-                problems.append(f"expected {key} {wanted}, got {show(got) if got is not _MISSING else 'none'}")
-        if problems:
-            raise StepFailed("; ".join(problems))
-
-    def _expect_outbox(self, step: ExpectOutbox, scenario: Scenario) -> None:
-        messages = self.control.call("GET", "/_sim/outbox", limit=str(OUTBOX_LIMIT),
-                                     **self._sim_scope(step, scenario)).get("messages", [])
-        if step.count is not None and len(messages) != step.count:
-            newest = f"; newest: {_outbox_summary(messages[0])}" if messages else ""
-            raise StepFailed(f"expected {step.count} message(s) in the outbox, got {len(messages)}{newest}")
-        if step.last is not None:
-            if not messages:
-                raise StepFailed("expected a newest message in the outbox, got an empty outbox")
-            problem = mismatch(step.last, messages[0])
-            if problem:
-                raise StepFailed(f"last {problem}")
-
-    def _dns_add(self, step: DnsAdd, scenario: Scenario) -> None:
-        body: dict = {"name": step.name, "type": step.type, "value": step.value}
-        if step.ttl is not None:
-            body["ttl"] = step.ttl
-        self.control.call("POST", "/_sim/dns/records", body)
-
-    def _dns_remove(self, step: DnsRemove, scenario: Scenario) -> None:
-        wanted = normalize_domain(step.name)
-        records = self.control.call("GET", "/_sim/dns/records").get("records", [])
-        matching = [r for r in records if normalize_domain(r.get("name", "")) == wanted and r.get("type", "").upper() == step.type]
-        if not matching:
-            raise StepFailed(f"no {step.type} record for {step.name} in the zone")
-        for record in matching:
-            self.control.call("DELETE", f"/_sim/dns/records/{urllib.parse.quote(record['id'], safe='')}")
-
-    def _dns_fault(self, step: DnsFault, scenario: Scenario) -> None:
-        self.control.call("PUT", f"/_sim/dns/faults/{urllib.parse.quote(step.name, safe='')}", {"fault": step.fault})
-
-    def _advance(self, step: Advance, scenario: Scenario) -> None:
-        self.control.call("POST", "/_sim/clock/advance", {"seconds": step.seconds})
-
-    def _run_checks(self, step: RunChecks, scenario: Scenario) -> None:
-        body = {"identity": step.identity} if step.identity is not None else {}
-        self.control.call("POST", "/_sim/checks/run", body, **self._sim_scope(step, scenario))
-
-    def _set_verification(self, step: SetVerification, scenario: Scenario) -> None:
-        self.control.call("PUT", f"/_sim/identities/{urllib.parse.quote(step.identity, safe='@')}/verification",
-                          {"status": step.status}, **self._sim_scope(step, scenario))
-
-    def _set_sandbox(self, step: SetSandbox, scenario: Scenario) -> None:
-        self.control.call("PUT", "/_sim/account", {"sandbox": step.sandbox}, **self._sim_scope(step, scenario))
-
-
-def _outbox_summary(entry: dict) -> str:
-    return (f"{entry.get('from')} -> {', '.join(entry.get('destinations') or [])}, "
-            f"{entry.get('mail_from_decision')}, envelope {entry.get('envelope_from')}")
 
 
 def _marks(out: TextIO | None) -> tuple[str, str]:
@@ -468,8 +223,20 @@ def timing_note(health: dict) -> str | None:
             "the scenarios' advance steps assume 60 s and 259200 s (72 h)")
 
 
-def main(paths: list[str], endpoint_url: str | None = None) -> int:
-    """`mailfrom-sim scenario run`: exit 0 only if every scenario passes (2: nothing to run)."""
+def reset_refusal(health: dict, endpoint_url: str) -> str | None:
+    """Why a simulator someone else is using must not be reset, or None: it holds identities."""
+    held = health.get("identities")
+    if held == 0:
+        return None
+    what = (f"holds {held} identit{'y' if held == 1 else 'ies'}" if isinstance(held, int)
+            else "does not say how many identities it holds")
+    return (f"the simulator at {endpoint_url} {what}; every scenario starts by resetting it: "
+            "add --reset to allow wiping it")
+
+
+def main(paths: list[str], endpoint_url: str | None = None, reset: bool = False) -> int:
+    """`mailfrom-sim scenario run`: exit 0 only if every scenario passes (2: nothing to run,
+    or `endpoint_url` is a simulator holding identities and `reset` was not given)."""
     out = sys.stdout
     try:
         files = loader.collect(paths)
@@ -494,6 +261,10 @@ def main(paths: list[str], endpoint_url: str | None = None) -> int:
             health = Control(endpoint_url).call("GET", "/_sim/health")
         except StepFailed as exc:
             print(f"mailfrom-sim: {exc}", file=sys.stderr)
+            return 2
+        refusal = None if runtime is not None or reset else reset_refusal(health, endpoint_url)
+        if refusal:
+            print(f"mailfrom-sim: {refusal}", file=sys.stderr)
             return 2
         note = timing_note(health)
         if note:

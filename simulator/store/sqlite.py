@@ -294,6 +294,10 @@ class Store:
         args.append(limit)
         return [_identity_from_row(r) for r in self.conn.execute(sql, args).fetchall()]
 
+    def total_identities(self) -> int:
+        """Identities of every account and region."""
+        return self.conn.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
+
     @staticmethod
     def set_verification(conn: sqlite3.Connection, identity: Identity, status: VerificationStatus) -> None:
         conn.execute("UPDATE identities SET verification_status=? WHERE account=? AND region=? AND name=?",

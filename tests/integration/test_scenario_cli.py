@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from simulator.scenarios.loader import collect, load
-from tests.helpers import SimulatorProcess
+from tests.helpers import SimulatorProcess, aws_client
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -94,3 +94,32 @@ def test_endpoint_url_runs_against_a_running_simulator():
 
     assert result.returncode == 0, result.stdout + result.stderr + server_output
     assert result.stdout.rstrip().splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_endpoint_url_refuses_to_wipe_a_simulator_holding_identities_unless_reset_is_given():
+    server = SimulatorProcess("--db", ":memory:", "--dns-timeout", "0.5").start()
+    try:
+        mine = aws_client("sesv2", server.url)
+        mine.create_email_identity(EmailIdentity="keep.example")
+        # Another account's identity counts too: reset would wipe every account and region.
+        aws_client("sesv2", server.url, region="eu-west-1", account="111122223333").create_email_identity(
+            EmailIdentity="other.example")
+
+        refused = run_cli("scenarios/mx_published_after_put.yaml", "--endpoint-url", server.url)
+        still_there = mine.get_email_identity(EmailIdentity="keep.example")["IdentityType"]
+
+        allowed = run_cli("scenarios/mx_published_after_put.yaml", "--endpoint-url", server.url, "--reset")
+        identities_after = mine.list_email_identities()["EmailIdentities"]
+    finally:
+        server_output = server.stop()
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr + server_output
+    assert refused.stderr.splitlines() == [
+        f"mailfrom-sim: the simulator at {server.url} holds 2 identities; every scenario starts by "
+        "resetting it: add --reset to allow wiping it"]
+    assert " ✓ " not in refused.stdout and "passed" not in refused.stdout
+    assert still_there == "DOMAIN"
+
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr + server_output
+    assert allowed.stdout.rstrip().splitlines()[-1] == "1 passed, 0 failed"
+    assert "keep.example" not in [i["IdentityName"] for i in identities_after]

@@ -7,20 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.scenarios.loader import (
-    Advance,
-    Call,
-    DnsFault,
-    ExpectMailFrom,
-    ExpectOutbox,
-    RunChecks,
-    ScenarioError,
-    collect,
-    duration_seconds,
-    load,
-    parse,
-)
+from simulator.scenarios.loader import ScenarioError, collect, duration_seconds, load, parse
 from simulator.scenarios.runner import mismatch, wildcard_match
+from simulator.scenarios.steps import Advance, Call, DnsFault, ExpectMailFrom, ExpectOutbox, RunChecks
 
 PATH = "scenarios/broken.yaml"
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,46 @@
+"""The botocore service models this simulator serves: the wire contract, loaded once
+per process and shared by the API (response shapes) and the scenario loader
+(operations and parameters a scenario may call). Pure: reads files, never the network.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+SERVICES = ("sesv2", "pinpoint-email", "ses")
+
+
+@lru_cache(maxsize=None)
+def service_model(service: str):
+    """A botocore service model, loaded once per process (parsing one takes ~0.1 s)."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+@lru_cache(maxsize=None)
+def output_members(service: str, operation: str) -> frozenset[str]:
+    """The output members the botocore model defines for an operation."""
+    shape = service_model(service).operation_model(operation).output_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
+@lru_cache(maxsize=None)
+def operations(service: str) -> dict[str, str]:
+    """boto3 method name -> operation name, for every operation of the service."""
+    from botocore import xform_name
+
+    return {xform_name(name): name for name in service_model(service).operation_names}
+
+
+@lru_cache(maxsize=None)
+def enum_values(service: str, shape_name: str) -> tuple[str, ...]:
+    """The values of one of the model's enum shapes, e.g. sesv2 MailFromDomainStatus."""
+    return tuple(service_model(service).shape_for(shape_name).enum)
+
+
+def load_models(services=SERVICES) -> None:
+    """Parse the service models at start-up, not inside the first requests."""
+    for service in services:
+        model = service_model(service)
+        for operation in model.operation_names:
+            output_members(service, operation)
