@@ -14,7 +14,7 @@ from typing import Protocol
 
 from . import __version__
 from .core import machine, rules
-from .mail import messages
+from . import mail
 from .core.clock import SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
@@ -257,8 +257,8 @@ class Simulator:
 
     # --- sending ------------------------------------------------------------
     def send_email(self, scope: Scope, *, from_address: str | None, destination: dict | None, content: dict,
-                   reply_to: list[str] | None = None, max_bytes: int = messages.V2_MAX_MESSAGE_BYTES,
-                   max_recipients: int = messages.MAX_RECIPIENTS) -> str:
+                   reply_to: list[str] | None = None, max_bytes: int = mail.V2_MAX_MESSAGE_BYTES,
+                   max_recipients: int = mail.MAX_RECIPIENTS) -> str:
         """Send as SES would in the MAIL FROM state of this moment; returns the MessageId.
 
         A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
@@ -274,7 +274,7 @@ class Simulator:
                 f"{scope.region.upper()}: {composed.from_address}")
         if self.account_settings(scope)["sandbox"]:
             self._check_sandbox_recipients(scope, composed.destinations)
-        message_id = messages.new_message_id()
+        message_id = mail.new_message_id()
         now = self.now()
         try:
             decision = rules.decide_envelope(chain, message_id, scope.region)
@@ -284,7 +284,7 @@ class Simulator:
                          deciding.name, deciding.mail_from.status, "REJECT_MESSAGE while "
                          f"{deciding.mail_from.domain} is {deciding.mail_from.status.value}", composed.mime_bytes)
             raise
-        raw = messages.delivered_mime(composed, message_id, scope.region, now, decision.envelope_from)
+        raw = mail.delivered_mime(composed, message_id, scope.region, now, decision.envelope_from)
         self._record(scope, message_id, now, composed, sender.name, decision.envelope_from, decision.decision,
                      decision.identity, decision.status, decision.reason, raw)
         if self.relay is not None:
@@ -292,26 +292,21 @@ class Simulator:
         return message_id
 
     @staticmethod
-    def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> messages.ComposedMessage:
+    def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> mail.ComposedMessage:
         if not isinstance(content, dict) or sum(k in content for k in ("Simple", "Raw", "Template")) != 1:
             raise BadRequestException("Content must have exactly one of Simple, Raw or Template.")
         if "Template" in content:
             raise BadRequestException("Content.Template is not simulated by mailfrom-sim; send Simple or Raw content.")
-        try:
-            if "Simple" in content:
-                return messages.build_from_simple(from_address, destination, content["Simple"], reply_to,
-                                                  max_bytes=max_bytes, max_recipients=max_recipients)
-            raw = content["Raw"]
-            data = raw.get("Data") if isinstance(raw, dict) else None
-            if isinstance(data, str):  # both wire protocols carry the raw MIME as base64
-                data = messages.decode_raw_base64(data)
-            if not isinstance(data, (bytes, bytearray)):
-                raise BadRequestException("Content.Raw.Data is required.")
-            return messages.parse_raw(data, from_address, destination,
-                                      max_bytes=max_bytes, max_recipients=max_recipients)
-        except messages.MessageError as exc:
-            error_class = MessageRejected if exc.code == "MessageRejected" else BadRequestException
-            raise error_class(exc.message) from None
+        if "Simple" in content:
+            return mail.build_from_simple(from_address, destination, content["Simple"], reply_to,
+                                          max_bytes=max_bytes, max_recipients=max_recipients)
+        raw = content["Raw"]
+        data = raw.get("Data") if isinstance(raw, dict) else None
+        if isinstance(data, str):  # both wire protocols carry the raw MIME as base64
+            data = mail.decode_raw_base64(data)
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadRequestException("Content.Raw.Data is required.")
+        return mail.parse_raw(data, from_address, destination, max_bytes=max_bytes, max_recipients=max_recipients)
 
     def _check_sandbox_recipients(self, scope: Scope, recipients) -> None:
         failed = []

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, request
 
 from ..core import rules
-from ..mail import messages
+from .. import mail
 from ..core.errors import AwsError, NotFoundException
 from ..core.model import IdentityType
 from .wire import mail_from_attributes, request_id, scope
@@ -332,7 +332,7 @@ def send_email(params: dict) -> dict:
     message_id = sim().send_email(
         scope(), from_address=params["Source"], destination=params["Destination"],
         content={"Simple": simple}, reply_to=params.get("ReplyToAddresses"),
-        max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS)
+        max_bytes=mail.V1_MAX_MESSAGE_BYTES, max_recipients=mail.MAX_RECIPIENTS)
     return {"MessageId": message_id}
 
 
@@ -342,7 +342,7 @@ def send_raw_email(params: dict) -> dict:
         scope(), from_address=params.get("Source") or None,
         destination={"ToAddresses": destinations} if destinations else None,
         content={"Raw": {"Data": params["RawMessage"]["Data"]}},  # base64, decoded by the facade
-        max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS)
+        max_bytes=mail.V1_MAX_MESSAGE_BYTES, max_recipients=mail.MAX_RECIPIENTS)
     return {"MessageId": message_id}
 
 
