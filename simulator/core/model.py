@@ -5,7 +5,7 @@ v2/Pinpoint spelling is each enum's value; the SES v1 query spelling is `.v1`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -187,25 +187,3 @@ class Settings:
 
     check_interval: float = 60.0
     pending_timeout: float = 259200.0
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """An outbox entry: an accepted or rejected send and how MAIL FROM was decided."""
-
-    message_id: str
-    account: str
-    region: str
-    from_address: str
-    destinations: tuple[str, ...]
-    subject: str | None
-    envelope_from: str | None
-    mail_from_decision: MailFromDecision
-    mail_from_identity: str | None
-    mail_from_status: MailFromStatus | None
-    sent_at: float
-    relay: str = "none"
-    raw: str = ""
-    sending_identity: str | None = None
-    reason: str | None = None
-    extra: dict = field(default_factory=dict)
