@@ -2,7 +2,6 @@
 the standard `email` package (EmailMessage, the SMTP policy: CRLF, 78 columns)."""
 from __future__ import annotations
 
-import codecs
 import re
 from email import policy as email_policy
 from email.errors import HeaderParseError
@@ -19,7 +18,17 @@ from .parse import decode_raw_base64
 MAX_CUSTOM_HEADERS = 15  # sesv2 MessageHeaderList.max
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,126}")  # sesv2 MessageHeaderName pattern
 _HEADER_VALUE = re.compile(r"[ -~]{1,995}")  # sesv2 MessageHeaderValue pattern
-_POLICY = email_policy.SMTP
+
+
+class _Policy(email_policy.EmailPolicy):
+    """The SMTP policy (CRLF, 78 columns) without its one-To-header rule: a custom
+    header may repeat To, Cc or Bcc, which SES does not limit (its once-only list)."""
+
+    def header_max_count(self, name):
+        return None
+
+
+_POLICY = _Policy(linesep="\r\n")
 
 # A fixed table rather than `mimetypes`, which reads the host's /etc/mime.types.
 _CONTENT_TYPES = {
@@ -163,7 +172,7 @@ def _content(content: object, member: str) -> dict:
         if not isinstance(charset, str):
             raise BadRequestException(f"{member}.Charset must be a string")
         try:
-            codecs.lookup(charset)
+            "".encode(charset)  # a codec that exists and encodes text (not "hex", "rot13", ...)
         except (LookupError, ValueError):
             raise BadRequestException(f"Unknown charset '{charset}' in {member}.Charset") from None
     return content
@@ -184,7 +193,7 @@ def _text_body(content: dict, subtype: str, member: str) -> tuple[dict, str]:
     charset = content.get("Charset") or ("us-ascii" if text.isascii() else "utf-8")
     try:
         encoded = text.encode(charset)
-    except UnicodeEncodeError:
+    except UnicodeError:  # UnicodeEncodeError, or e.g. idna's "label too long"
         raise BadRequestException(f"{member}.Data cannot be encoded in charset '{charset}'") from None
     # 7bit while the text is ASCII within RFC 5322's 998-octet lines, else quoted-printable.
     seven_bit = encoded.isascii() and all(len(line) <= 998 for line in encoded.splitlines())
