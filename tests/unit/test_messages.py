@@ -173,6 +173,20 @@ def test_unknown_charset_is_a_bad_request():
         build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
 
 
+@pytest.mark.parametrize("charset", ["hex", "rot13", "base64"])
+def test_a_codec_that_does_not_encode_text_is_not_a_charset(charset):
+    content = {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x", "Charset": charset}}}
+    with raises("BadRequestException", "Unknown charset"):
+        build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
+
+
+def test_a_custom_header_may_repeat_to():
+    content = simple(Headers=[{"Name": "To", "Value": "other@example.net"}])
+    composed = build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
+    assert parsed(composed.mime_bytes).get_all("To") == ["u@example.org", "other@example.net"]
+    assert composed.destinations == ("u@example.org",)
+
+
 def test_custom_headers_are_added():
     content = simple(Headers=[{"Name": "X-Campaign", "Value": "spring"}, {"Name": "List-Unsubscribe", "Value": "<mailto:u@x.org>"}])
     composed = build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
