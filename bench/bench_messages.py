@@ -1,11 +1,8 @@
 """Composing SendEmail's Simple content in-process: µs per call, no server.
 
 Times `build_from_simple` + `delivered_mime` (what `Simulator.send_email` does to a
-message) for a few message shapes, and each step on its own for the typical one.
-With `--slow` every message declines `mime_fast` and is rendered by the `email`
-package, which shows what the direct writer saves (address parsing and
-`delivered_mime` stay as they are). Prints figures only; asserts nothing about
-timing. Run time: ~10 s.
+message) for a few message shapes, and each step on its own. Prints figures only;
+asserts nothing about timing. Run time: ~10 s.
 """
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from simulator.mail import messages  # noqa: E402
+from simulator import mail  # noqa: E402
 
 MESSAGE_ID = "0100018c3f2a9b1e-6a1f4c2e-8d3b-4b7a-9f21-3c5d7e9a1b2c-000000"
 ENVELOPE_FROM = f"{MESSAGE_ID}@mail.example.com"
@@ -48,21 +45,15 @@ def per_call_us(function) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slow", action="store_true", help="render every message with the email package")
-    args = parser.parse_args()
-    if args.slow:
-        messages._render_fast = lambda *a, **k: None  # every message declines the fast path
-
-    print(f"path: {'email package (forced)' if args.slow else 'default'}")
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     print(f"{'shape':55} {'build':>9} {'delivered':>10} {'total':>9}  (µs per call)")
     for name, (source, destination, simple, reply_to) in SHAPES.items():
-        composed = messages.build_from_simple(source, destination, simple, reply_to)
-        build = per_call_us(lambda: messages.build_from_simple(source, destination, simple, reply_to))
-        deliver = per_call_us(lambda: messages.delivered_mime(
+        composed = mail.build_from_simple(source, destination, simple, reply_to)
+        build = per_call_us(lambda: mail.build_from_simple(source, destination, simple, reply_to))
+        deliver = per_call_us(lambda: mail.delivered_mime(
             composed, MESSAGE_ID, "us-east-1", 1_700_000_000.25, ENVELOPE_FROM))
-        both = per_call_us(lambda: messages.delivered_mime(
-            messages.build_from_simple(source, destination, simple, reply_to),
+        both = per_call_us(lambda: mail.delivered_mime(
+            mail.build_from_simple(source, destination, simple, reply_to),
             MESSAGE_ID, "us-east-1", 1_700_000_000.25, ENVELOPE_FROM))
         print(f"{name:55} {build:9.1f} {deliver:10.1f} {both:9.1f}")
 

@@ -12,7 +12,7 @@ import secrets
 import threading
 from dataclasses import replace
 
-from . import __version__
+from . import __version__, mail
 from .core import machine, names, rules, sending
 from .core.clock import MAX_ADVANCE, SimClock, rfc3339
 from .core.errors import (
@@ -36,7 +36,6 @@ from .core.model import (
     Settings,
     VerificationStatus,
 )
-from .mail import messages
 from .nameserver.zone import DuplicateRecordError
 from .ports import Lookup, Relay, Store, Zone
 
@@ -254,15 +253,15 @@ class Simulator:
 
     # --- sending ------------------------------------------------------------
     def send_email(self, scope: Scope, *, from_address: str | None, destination: dict | None, content: dict,
-                   reply_to: list[str] | None = None, max_bytes: int = messages.V2_MAX_MESSAGE_BYTES,
-                   max_recipients: int = messages.MAX_RECIPIENTS, via: str = "api") -> str:
+                   reply_to: list[str] | None = None, max_bytes: int = mail.V2_MAX_MESSAGE_BYTES,
+                   max_recipients: int = mail.MAX_RECIPIENTS, via: str = "api") -> str:
         """Send as SES would in the MAIL FROM state of this moment; returns the MessageId.
 
         A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
         `via` is the path it came by (api-v2, api-pinpoint, api-v1, smtp), kept in the outbox.
         """
         composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
-        message_id = messages.new_message_id()
+        message_id = mail.new_message_id()
         verdict = sending.decide(self._send_facts(scope, composed.from_address, composed.destinations, message_id))
         now = self.now()
         if isinstance(verdict, sending.Rejected):
@@ -270,7 +269,7 @@ class Simulator:
                 self._record(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
                              composed.mime_bytes, via)
             raise verdict.error
-        raw = messages.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
+        raw = mail.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
         self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw, via)
         if self.relay is not None:
             self.relay.submit(message_id, verdict.envelope_from, list(composed.destinations), raw)
@@ -291,28 +290,23 @@ class Simulator:
         return [known[name] for name in candidates if name in known]
 
     @staticmethod
-    def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> messages.ComposedMessage:
+    def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> mail.ComposedMessage:
         if not isinstance(content, dict) or sum(k in content for k in ("Simple", "Raw", "Template")) != 1:
             raise BadRequestException("Content must have exactly one of Simple, Raw or Template.")
         if "Template" in content:
             raise BadRequestException("Content.Template is not simulated by mailfrom-sim; send Simple or Raw content.")
-        try:
-            if "Simple" in content:
-                return messages.build_from_simple(from_address, destination, content["Simple"], reply_to,
-                                                  max_bytes=max_bytes, max_recipients=max_recipients)
-            raw = content["Raw"]
-            data = raw.get("Data") if isinstance(raw, dict) else None
-            if isinstance(data, str):  # both wire protocols carry the raw MIME as base64
-                data = messages.decode_raw_base64(data)
-            if not isinstance(data, (bytes, bytearray)):
-                raise BadRequestException("Content.Raw.Data is required.")
-            return messages.parse_raw(data, from_address, destination,
-                                      max_bytes=max_bytes, max_recipients=max_recipients)
-        except messages.MessageError as exc:
-            error_class = MessageRejected if exc.code == "MessageRejected" else BadRequestException
-            raise error_class(exc.message) from None
+        if "Simple" in content:
+            return mail.build_from_simple(from_address, destination, content["Simple"], reply_to,
+                                          max_bytes=max_bytes, max_recipients=max_recipients)
+        raw = content["Raw"]
+        data = raw.get("Data") if isinstance(raw, dict) else None
+        if isinstance(data, str):  # both wire protocols carry the raw MIME as base64
+            data = mail.decode_raw_base64(data)
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadRequestException("Content.Raw.Data is required.")
+        return mail.parse_raw(data, from_address, destination, max_bytes=max_bytes, max_recipients=max_recipients)
 
-    def _record(self, scope: Scope, message_id: str, now: float, composed: messages.ComposedMessage,
+    def _record(self, scope: Scope, message_id: str, now: float, composed: mail.ComposedMessage,
                 verdict: sending.SendVerdict, envelope_from: str | None, decision: MailFromDecision,
                 raw: bytes, via: str) -> None:
         entry = {

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, request
 
 from ..core import rules
-from ..mail import messages
+from .. import mail
 from ..core.errors import (
     AwsError,
     InvalidAction,
@@ -328,7 +328,7 @@ def send_email(params: dict) -> dict:
     message_id = sim().send_email(
         scope(), from_address=params["Source"], destination=params["Destination"],
         content={"Simple": simple}, reply_to=params.get("ReplyToAddresses"),
-        max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS, via="api-v1")
+        max_bytes=mail.V1_MAX_MESSAGE_BYTES, max_recipients=mail.MAX_RECIPIENTS, via="api-v1")
     return {"MessageId": message_id}
 
 
@@ -338,7 +338,7 @@ def send_raw_email(params: dict) -> dict:
         scope(), from_address=params.get("Source") or None,
         destination={"ToAddresses": destinations} if destinations else None,
         content={"Raw": {"Data": params["RawMessage"]["Data"]}},  # base64, decoded by the facade
-        max_bytes=messages.V1_MAX_MESSAGE_BYTES, max_recipients=messages.MAX_RECIPIENTS, via="api-v1")
+        max_bytes=mail.V1_MAX_MESSAGE_BYTES, max_recipients=mail.MAX_RECIPIENTS, via="api-v1")
     return {"MessageId": message_id}
 
 

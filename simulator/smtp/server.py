@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 from ..core.errors import AwsError, MailFromDomainNotVerifiedException, MessageRejected
 from ..core.model import Scope
 from ..credentials import Credential, account_for_access_key
-from ..mail.messages import MAX_RECIPIENTS, V2_MAX_MESSAGE_BYTES
+from ..mail import MAX_RECIPIENTS, V2_MAX_MESSAGE_BYTES
 from .credentials import password_matches
 
 log = logging.getLogger("mailfrom_sim.smtp")

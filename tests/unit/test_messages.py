@@ -9,20 +9,11 @@ from email import policy
 
 import pytest
 
-from simulator.mail import messages
-from simulator.mail.messages import (
-    MessageError,
-    build_from_simple,
-    decode_raw_base64,
-    default_mail_from_domain,
-    delivered_mime,
-    new_message_id,
-    parse_address,
-    parse_address_list,
-    parse_raw,
-    stamp_message,
-    with_return_path,
-)
+from simulator import mail
+from simulator.core.errors import AwsError, BadRequestException, MessageRejected
+from simulator.mail import build_from_simple, decode_raw_base64, delivered_mime, new_message_id, parse_raw
+from simulator.mail.addresses import parse_address, parse_address_list
+from simulator.mail.stamp import stamp_message, with_return_path
 
 MESSAGE_ID = re.compile(r"^0100[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-000000$")
 
@@ -42,8 +33,8 @@ def parsed(mime_bytes: bytes) -> email.message.EmailMessage:
 
 @contextmanager
 def raises(code: str, match: str):
-    """pytest.raises for MessageError that also checks the AWS error code."""
-    with pytest.raises(MessageError, match=match) as info:
+    """pytest.raises for the core's AWS errors that also checks the error code."""
+    with pytest.raises(AwsError, match=match) as info:
         yield info
     assert info.value.code == code
 
@@ -59,17 +50,9 @@ def test_message_ids_are_unique():
     assert len({new_message_id() for _ in range(2000)}) == 2000
 
 
-@pytest.mark.parametrize(
-    ("region", "domain"),
-    [("us-east-1", "amazonses.com"), ("eu-west-1", "eu-west-1.amazonses.com")],
-)
-def test_default_mail_from_domain_depends_on_region(region, domain):
-    assert default_mail_from_domain(region) == domain
-
-
 def test_public_api_is_declared():
-    assert set(messages.__all__) <= set(dir(messages))
-    assert "parse_raw" in messages.__all__ and "build_from_simple" in messages.__all__
+    assert set(mail.__all__) <= set(dir(mail))
+    assert "parse_raw" in mail.__all__ and "build_from_simple" in mail.__all__
 
 
 # --------------------------------------------------------------------------- addresses
@@ -188,6 +171,20 @@ def test_unknown_charset_is_a_bad_request():
     content = {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x", "Charset": "no-such-charset"}}}
     with raises("BadRequestException", "Unknown charset"):
         build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
+
+
+@pytest.mark.parametrize("charset", ["hex", "rot13", "base64"])
+def test_a_codec_that_does_not_encode_text_is_not_a_charset(charset):
+    content = {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x", "Charset": charset}}}
+    with raises("BadRequestException", "Unknown charset"):
+        build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
+
+
+def test_a_custom_header_may_repeat_to():
+    content = simple(Headers=[{"Name": "To", "Value": "other@example.net"}])
+    composed = build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
+    assert parsed(composed.mime_bytes).get_all("To") == ["u@example.org", "other@example.net"]
+    assert composed.destinations == ("u@example.org",)
 
 
 def test_custom_headers_are_added():
@@ -311,8 +308,8 @@ def test_oversize_raw_message_is_rejected():
 
 
 def test_size_limits_match_ses():
-    assert messages.V2_MAX_MESSAGE_BYTES == 40 * 1024 * 1024
-    assert messages.V1_MAX_MESSAGE_BYTES == 10 * 1024 * 1024
+    assert mail.V2_MAX_MESSAGE_BYTES == 40 * 1024 * 1024
+    assert mail.V1_MAX_MESSAGE_BYTES == 10 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- Raw content
@@ -464,7 +461,10 @@ def test_delivered_mime_is_stamped_and_carries_the_envelope_sender():
     assert message.get_content().strip() == "hello"
 
 
-def test_message_error_knows_the_v1_spelling():
-    assert MessageError("BadRequestException", "x").v1_code == "InvalidParameterValue"
-    assert MessageError("MessageRejected", "x").v1_code == "MessageRejected"
-    assert isinstance(MessageError("MessageRejected", "x"), ValueError)
+def test_errors_are_the_core_aws_errors_with_their_v1_spelling():
+    with pytest.raises(BadRequestException) as bad:
+        parse_address("user")
+    assert bad.value.query_code == "InvalidParameterValue"
+    with pytest.raises(MessageRejected) as rejected:
+        parse_raw(b"From: a@example.com\r\nTo: b@example.org\r\n\r\n" + b"x" * 100, None, None, max_bytes=100)
+    assert rejected.value.query_code == "MessageRejected"

@@ -1,0 +1,268 @@
+"""Simple content: the MIME message SES builds from `Content.Simple`, rendered by
+the standard `email` package (EmailMessage, the SMTP policy: CRLF, 78 columns)."""
+from __future__ import annotations
+
+import re
+from email import policy as email_policy
+from email.errors import HeaderParseError
+from email.header import Header
+from email.message import EmailMessage, MIMEPart
+from email.utils import formataddr
+
+from ..core.errors import BadRequestException
+from .addresses import destination_displayed, parse_address
+from .headers import SINGLE_OCCURRENCE_HEADERS, check_field
+from .message import MAX_RECIPIENTS, V2_MAX_MESSAGE_BYTES, ComposedMessage, check_recipients, check_size
+from .parse import decode_raw_base64
+
+MAX_CUSTOM_HEADERS = 15  # sesv2 MessageHeaderList.max
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,126}")  # sesv2 MessageHeaderName pattern
+_HEADER_VALUE = re.compile(r"[ -~]{1,995}")  # sesv2 MessageHeaderValue pattern
+
+
+class _Policy(email_policy.EmailPolicy):
+    """The SMTP policy (CRLF, 78 columns) without its one-To-header rule: a custom
+    header may repeat To, Cc or Bcc, which SES does not limit (its once-only list)."""
+
+    def header_max_count(self, name):
+        return None
+
+
+_POLICY = _Policy(linesep="\r\n")
+
+# A fixed table rather than `mimetypes`, which reads the host's /etc/mime.types.
+_CONTENT_TYPES = {
+    "csv": "text/csv", "gif": "image/gif", "htm": "text/html", "html": "text/html",
+    "ics": "text/calendar", "jpeg": "image/jpeg", "jpg": "image/jpeg", "json": "application/json",
+    "pdf": "application/pdf", "png": "image/png", "svg": "image/svg+xml", "txt": "text/plain",
+    "xml": "application/xml", "zip": "application/zip",
+}
+_ATTACHMENT_ENCODINGS = {"BASE64": "base64", "QUOTED_PRINTABLE": "quoted-printable", "SEVEN_BIT": "7bit"}
+
+
+def build_from_simple(
+    from_address: str | None,
+    destination: dict | None,
+    simple: dict,
+    reply_to: list[str] | None = None,
+    *,
+    max_bytes: int = V2_MAX_MESSAGE_BYTES,
+    max_recipients: int = MAX_RECIPIENTS,
+    boundary: str | None = None,
+) -> ComposedMessage:
+    """Compose the MIME message SES would build from `Content.Simple` (sesv2 `Message`).
+
+    `simple` is `{Subject: {Data, Charset?}, Body: {Text?, Html?}, Headers?: [{Name, Value}],
+    Attachments?: [...]}`; v1 query callers convert their members to this form.
+    Text and Html together give multipart/alternative; attachments wrap the body in
+    multipart/mixed. Without a Charset, ASCII stays us-ascii and anything else is
+    sent as UTF-8 **(choice)**. A Body with neither Text nor Html gives an empty
+    text/plain part **(choice)**.
+
+    Errors (all BadRequestException unless said): no From → "Missing required header
+    'From'."; no recipient → "Missing required header 'To'."; a malformed address
+    anywhere (see `addresses.parse_address`); more than `max_recipients` →
+    "Recipient count exceeds 50." (live SES's v1 InvalidParameterValue); Headers
+    breaking the sesv2 model's rules or repeating a once-only header; a line break
+    or lone surrogate in any header field, encoded words decoded → the field named
+    (SPEC §14); larger than `max_bytes` → MessageRejected "Message length is more
+    than N bytes long: 'SIZE'.".
+
+    `boundary` fixes the multipart/alternative boundary (tests pin it); by default
+    the `email` package makes a fresh one for each message.
+    """
+    if not from_address:
+        raise BadRequestException("Missing required header 'From'.")
+    sender_pair = parse_address(from_address, "FromEmailAddress")
+    to_pairs, cc_pairs, bcc_pairs = destination_displayed(destination)
+    to, cc, bcc = (tuple(addr for _, addr in pairs) for pairs in (to_pairs, cc_pairs, bcc_pairs))
+    if not (to or cc or bcc):
+        raise BadRequestException("Missing required header 'To'.")  # live SES's wording, as for Raw
+    check_recipients(len(to) + len(cc) + len(bcc), max_recipients)
+    replies = [parse_address(address, "ReplyToAddresses") for address in (reply_to or [])]
+    if not isinstance(simple, dict):
+        raise BadRequestException("Content.Simple must be a structure")
+    subject_content = _content(simple.get("Subject"), "Subject")
+    body = simple.get("Body")
+    if not isinstance(body, dict):
+        raise BadRequestException("Missing required parameter Body")
+    texts = _text_bodies(body)
+    attachments = [_attachment_part(attachment) for attachment in simple.get("Attachments") or []]
+
+    subject = subject_content["Data"]
+    check_field(subject, "Subject")
+    subject_header = _HeaderText.of("Subject", subject, subject_content.get("Charset"))
+    # Header order mirrors SES's: From, To, Cc, Reply-To, Subject, then MIME headers.
+    addressed = [(name, pairs) for name, pairs in (
+        ("From", [sender_pair]), ("To", to_pairs), ("Cc", cc_pairs), ("Reply-To", replies)) if pairs]
+    custom = _custom_headers(simple.get("Headers"), {name.lower() for name, _ in addressed} | {
+        "subject", "mime-version", "content-type", "content-transfer-encoding"})
+
+    message = EmailMessage(policy=_POLICY)
+    for name, pairs in addressed:
+        message[name] = _HeaderText(name, ", ".join(_format_address(*pair) for pair in pairs))
+    message["Subject"] = subject_header
+    for name, value in custom:
+        message[name] = _HeaderText(name, value)
+    message["MIME-Version"] = "1.0"
+    if len(texts) == 1:
+        message.set_content(texts[0][1], **texts[0][0])
+    else:
+        message.make_alternative(boundary=boundary)
+        for options, text in texts:
+            part = MIMEPart(policy=_POLICY)
+            part.set_content(text, **options)
+            message.attach(part)
+    if attachments:
+        message.make_mixed()
+        for attachment in attachments:
+            message.attach(attachment)
+    mime_bytes = message.as_bytes()
+    check_size(len(mime_bytes), max_bytes)
+    return ComposedMessage(sender_pair[1], to, cc, bcc, subject, mime_bytes)
+
+
+class _HeaderText(str):
+    """A header field as `email.header.Header` writes it: printable ASCII as given,
+    other text as RFC 2047 encoded words in the charset asked for, folded at 78.
+
+    The default policy would re-encode every value in UTF-8 (losing Subject.Charset),
+    re-parse a custom header by its name (emptying an unparseable custom Date,
+    turning a long word into encoded words) and re-fold address lists (see
+    `_format_address`). It stores and writes as given an object with a matching
+    `name` and a `fold` method (`EmailPolicy.header_store_parse`).
+    """
+
+    name: str
+    _header: Header
+
+    def __new__(cls, name: str, text: str, charset: str | None = None) -> "_HeaderText":
+        header = super().__new__(cls, text)
+        header.name = name
+        header._header = Header(text, charset, header_name=name)
+        header._header.encode()  # fail here, not while rendering, if the charset cannot take the text
+        return header
+
+    @classmethod
+    def of(cls, name: str, text: str, charset: str | None) -> "_HeaderText":
+        """ASCII text plain; other text encoded in `charset` (UTF-8 when none)."""
+        try:
+            return cls(name, text) if text.isascii() else cls(name, text, charset or "utf-8")
+        except (LookupError, UnicodeError, HeaderParseError):
+            raise BadRequestException(f"{name} cannot be encoded in charset '{charset}'") from None
+
+    def fold(self, *, policy) -> str:
+        return f"{self.name}: {self._header.encode(linesep=policy.linesep)}{policy.linesep}"
+
+
+def _format_address(display: str, address: str) -> str:
+    # Not headerregistry.Address: CPython 3.11's default policy can fold an address
+    # list's separating comma into an encoded word ("=?utf-8?q?=2C?="), merging two
+    # recipients; formataddr's encoded words folded by `Header` at ", " cannot.
+    return formataddr((display, address), charset="utf-8") if display else address
+
+
+def _content(content: object, member: str) -> dict:
+    if not isinstance(content, dict):
+        raise BadRequestException(f"Missing required parameter {member}")
+    if not isinstance(content.get("Data"), str):
+        raise BadRequestException(f"Missing required parameter {member}.Data")
+    charset = content.get("Charset")
+    if charset is not None:
+        if not isinstance(charset, str):
+            raise BadRequestException(f"{member}.Charset must be a string")
+        try:
+            "".encode(charset)  # a codec that exists and encodes text (not "hex", "rot13", ...)
+        except (LookupError, ValueError):
+            raise BadRequestException(f"Unknown charset '{charset}' in {member}.Charset") from None
+    return content
+
+
+def _text_bodies(body: dict) -> list[tuple[dict, str]]:
+    """`set_content` options and text for the Text then Html part; none gives one empty text/plain."""
+    texts = [
+        _text_body(_content(body[member], f"Body.{member}"), subtype, f"Body.{member}")
+        for member, subtype in (("Text", "plain"), ("Html", "html"))
+        if body.get(member) is not None
+    ]
+    return texts or [_text_body({"Data": ""}, "plain", "Body.Text")]
+
+
+def _text_body(content: dict, subtype: str, member: str) -> tuple[dict, str]:
+    text = content["Data"]
+    charset = content.get("Charset") or ("us-ascii" if text.isascii() else "utf-8")
+    try:
+        encoded = text.encode(charset)
+    except UnicodeError:  # UnicodeEncodeError, or e.g. idna's "label too long"
+        raise BadRequestException(f"{member}.Data cannot be encoded in charset '{charset}'") from None
+    # 7bit while the text is ASCII within RFC 5322's 998-octet lines, else quoted-printable.
+    seven_bit = encoded.isascii() and all(len(line) <= 998 for line in encoded.splitlines())
+    options = {"subtype": subtype, "charset": charset, "cte": "7bit" if seven_bit else "quoted-printable"}
+    return options, text
+
+
+def _attachment_part(attachment: object) -> MIMEPart:
+    if not isinstance(attachment, dict) or not attachment.get("FileName"):
+        raise BadRequestException("Missing required parameter Attachments.FileName")
+    raw = attachment.get("RawContent")
+    if isinstance(raw, str):  # still base64, as a blob arrives in JSON
+        raw = decode_raw_base64(raw)
+    if not isinstance(raw, (bytes, bytearray)):
+        raise BadRequestException("Missing required parameter Attachments.RawContent")
+    for member in ("FileName", "ContentType", "ContentId", "ContentDescription"):
+        if attachment.get(member) is not None:
+            if not isinstance(attachment[member], str):
+                raise BadRequestException(f"Attachments.{member} must be a string")
+            check_field(attachment[member], f"Attachments.{member}")
+    filename = attachment["FileName"]
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    content_type = attachment.get("ContentType") or _CONTENT_TYPES.get(extension, "application/octet-stream")
+    maintype, _, subtype = content_type.partition("/")
+    if not maintype or not subtype or maintype.lower() == "multipart":
+        raise BadRequestException(f"Invalid attachment ContentType '{content_type}'")
+    encoding = _ATTACHMENT_ENCODINGS.get(attachment.get("ContentTransferEncoding") or "BASE64")
+    if encoding is None:
+        raise BadRequestException(
+            "Attachments.ContentTransferEncoding must be one of BASE64, QUOTED_PRINTABLE, SEVEN_BIT")
+    disposition = (attachment.get("ContentDisposition") or "ATTACHMENT").lower()
+    if disposition not in ("attachment", "inline"):
+        raise BadRequestException("Attachments.ContentDisposition must be one of ATTACHMENT, INLINE")
+    if encoding == "7bit" and not bytes(raw).isascii():
+        raise BadRequestException("SEVEN_BIT attachment content must be 7-bit ASCII")
+
+    part = MIMEPart(policy=_POLICY)
+    content_id = f"<{attachment['ContentId'].strip('<>')}>" if attachment.get("ContentId") else None
+    try:
+        part.set_content(bytes(raw), maintype, subtype, cte=encoding, disposition=disposition,
+                         filename=filename, cid=content_id)
+        if attachment.get("ContentDescription"):
+            part["Content-Description"] = attachment["ContentDescription"]
+    except (ValueError, TypeError, HeaderParseError):
+        raise BadRequestException(f"Invalid attachment '{filename}'") from None
+    return part
+
+
+def _custom_headers(headers: object, already_set: set[str]) -> list[tuple[str, str]]:
+    """Validate `Message.Headers` against the sesv2 model and SES's once-only list."""
+    if headers is None:
+        return []
+    if not isinstance(headers, list):
+        raise BadRequestException("Headers must be a list")
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise BadRequestException(f"Headers can contain no more than {MAX_CUSTOM_HEADERS} headers")
+    seen = set(already_set)
+    custom: list[tuple[str, str]] = []
+    for header in headers:
+        name = header.get("Name") if isinstance(header, dict) else None
+        value = header.get("Value") if isinstance(header, dict) else None
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise BadRequestException(f"Invalid header name {name!r} in Headers")  # repr: no raw line breaks
+        if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value) or len(name) + len(value) > 996:
+            raise BadRequestException(f"Invalid value for header '{name}' in Headers")
+        check_field(value, f"Headers value of '{name}'")  # printable ASCII, but its encoded words may not be
+        key = name.lower()
+        if key in SINGLE_OCCURRENCE_HEADERS and key in seen:
+            raise BadRequestException(f"Duplicate header '{name}'.")
+        seen.add(key)
+        custom.append((name, value))
+    return custom
