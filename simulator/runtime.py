@@ -14,6 +14,8 @@ from waitress.server import create_server
 
 from .api.app import create_app
 from .core.model import Settings
+from .events import EventBus
+from .logs import log_event
 from .scheduler import CheckScheduler
 from .service import Simulator
 from .store import Store
@@ -37,6 +39,7 @@ class Options:
     dns_timeout: float = 2.0
     threads: int = 16
     scheduler: bool = True
+    sse_streams: int = 32  # concurrent /_sim/events streams, served by threads of their own
 
 
 class Runtime:
@@ -56,16 +59,18 @@ class Runtime:
         if options.resolver == "embedded":
             self.zone = Zone()
             self.dns_server = EmbeddedDnsServer(self.zone, host="127.0.0.1", port=options.dns_port)
+        self.events = EventBus()
+        self.events.add_listener(log_event)
         self.simulator = Simulator(
             self.store,
             Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
-            zone=self.zone,
+            zone=self.zone, events=self.events,
         )
         self._parse_resolver = parse_resolver_spec
         self.relay = None
         if options.smtp_relay:
             self._setup_relay(options.smtp_relay)
-        self.app = create_app(self.simulator, {"DEFAULT_REGION": options.region})
+        self.app = create_app(self.simulator, {"DEFAULT_REGION": options.region, "SSE_STREAMS": options.sse_streams})
         self.scheduler = CheckScheduler(self.simulator, tick_seconds=min(1.0, options.check_interval))
         self.server = None
         self._thread: threading.Thread | None = None
@@ -98,7 +103,7 @@ class Runtime:
         else:
             self.simulator.resolver = self._parse_resolver(self.options.resolver, None, self.options.dns_timeout)
         self.server = create_server(self.app, host=self.options.host, port=self.options.port,
-                                    threads=self.options.threads, ident="mailfrom-sim",
+                                    threads=self.options.threads + self.options.sse_streams, ident="mailfrom-sim",
                                     max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
         self._thread = threading.Thread(target=self._serve, name="wsgi", daemon=True)
         self._thread.start()
@@ -134,6 +139,7 @@ class Runtime:
 
     def stop(self) -> None:
         """Stop taking requests, finish checks and deliveries, then close the database."""
+        self.events.close()  # ends the event streams, which would hold their threads
         if self.server is not None:
             self._drain_http()
         if self._thread is not None:

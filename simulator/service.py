@@ -16,6 +16,7 @@ from . import __version__
 from .core import machine, rules
 from .mail import messages
 from .core.clock import SimClock, rfc3339
+from .events import EventBus
 from .core.errors import (
     AlreadyExistsException,
     BadRequestException,
@@ -61,8 +62,10 @@ class Simulator:
         clock: SimClock | None = None,
         resolver: Resolver | None = None,
         zone=None,
+        events: EventBus | None = None,
     ):
         self.store = store
+        self.events = events if events is not None else EventBus()
         self.settings = settings
         self.clock = clock or SimClock(float(store.get_meta("clock_offset", "0") or 0))
         self.resolver = resolver
@@ -86,6 +89,7 @@ class Simulator:
         )
         if not self.store.write(lambda tx: self.store.insert_identity(tx, identity)):
             raise AlreadyExistsException(f"Email identity {name} already exists.")
+        self._publish("identity", action="created", account=scope.account, region=scope.region, identity=name)
         return identity
 
     def ensure_identity(self, scope: Scope, raw_name: str) -> Identity:
@@ -137,6 +141,7 @@ class Simulator:
         with self.store.transaction() as tx:
             self.store.delete_identity(tx, scope.account, scope.region, identity.name)
             self.store.delete_history(tx, scope.account, scope.region, identity.name)
+        self._publish("identity", action="deleted", account=scope.account, region=scope.region, identity=identity.name)
 
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
                       behavior: BehaviorOnMxFailure | None) -> Identity:
@@ -157,6 +162,7 @@ class Simulator:
             self.store.add_history(tx, scope.account, scope.region, updated.name, entries)
 
         self.store.write(write)
+        self._publish_transitions(scope.account, scope.region, updated.name, [e.to_dict() for e in entries])
         return updated
 
     def set_verification(self, scope: Scope, raw_name: str, status: str) -> Identity:
@@ -171,6 +177,8 @@ class Simulator:
             raise SimNotFound(exc.message) from None
         with self.store.transaction() as tx:
             self.store.set_verification(tx, identity, verification)
+        self._publish("identity", action="verification", account=scope.account, region=scope.region,
+                      identity=identity.name, verification=verification.value)
         return replace(identity, verification_status=verification)
 
     def history(self, scope: Scope, raw_name: str) -> list[dict]:
@@ -202,6 +210,7 @@ class Simulator:
                         "lookup": lookup.to_dict() if lookup else None,
                         "transitions": [e.to_dict() for e in entries],
                     })
+        self._publish_checks(results)
         return results
 
     def _lookups_for(self, identities: list[Identity], now: float, force: bool) -> list[tuple[Identity, MxLookup | None]]:
@@ -251,6 +260,7 @@ class Simulator:
             now = self.clock.advance(float(seconds))
             with self.store.transaction() as tx:
                 self.store.set_meta(tx, "clock_offset", repr(self.clock.offset))
+        self._publish("clock", now=rfc3339(now), offset=self.clock.offset, advanced=seconds)
         results = self.run_due(now)
         return {"now": now, "offset": self.clock.offset, "checked": len(results),
                 "transitions": sum(len(r["transitions"]) for r in results)}
@@ -269,6 +279,8 @@ class Simulator:
         chain = [known[name] for name in candidates if name in known]
         sender = next((i for i in chain if i.verified), None)
         if sender is None:
+            self._publish("rejected", account=scope.account, region=scope.region, reason="sender not verified",
+                          **{"from": composed.from_address, "message_id": None})
             raise MessageRejected(
                 "Email address is not verified. The following identities failed the check in region "
                 f"{scope.region.upper()}: {composed.from_address}")
@@ -338,10 +350,12 @@ class Simulator:
             "relay": "pending" if (self.relay is not None and envelope_from) else "none",
         }
         self.store.write(lambda tx: self.store.add_outbox(tx, entry, raw))
+        self._publish("rejected" if decision is MailFromDecision.REJECTED else "sent", **entry)
 
     def record_relay_result(self, message_id: str, relay_status: str) -> None:
         with self.store.transaction() as tx:
             self.store.set_outbox_relay(tx, message_id, relay_status)
+        self._publish("relay", message_id=message_id, relay=relay_status)
 
     def resume_pending_relays(self) -> int:
         """Hand the relay every accepted message a previous process had not delivered yet."""
@@ -392,6 +406,9 @@ class Simulator:
     def dns_records(self) -> list[dict]:
         return self._zone().records()
 
+    def dns_faults(self) -> dict[str, str]:
+        return self._zone().faults()
+
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
         zone = self._zone()
         with self.store.transaction() as tx:
@@ -404,6 +421,7 @@ class Simulator:
             except BaseException:
                 zone.remove(record["id"])
                 raise
+        self._publish("dns", action="added", record=record)
         return record
 
     def remove_dns_record(self, record_id: str) -> None:
@@ -413,6 +431,7 @@ class Simulator:
         with self.store.transaction() as tx:
             self.store.remove_dns_record(tx, record_id)
             zone.remove(record_id)
+        self._publish("dns", action="removed", id=record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
         zone = self._zone()
@@ -423,6 +442,7 @@ class Simulator:
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
             self.store.set_dns_fault(tx, normalized, str(fault))
+        self._publish("dns", action="fault", name=normalized, fault=fault)
         return {"name": normalized, "fault": fault}
 
     def clear_dns_fault(self, name: str) -> None:
@@ -433,6 +453,7 @@ class Simulator:
         with self.store.transaction() as tx:
             self.store.set_dns_fault(tx, normalized, None)
             zone.clear_fault(normalized)
+        self._publish("dns", action="fault", name=normalized, fault=None)
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
@@ -441,6 +462,23 @@ class Simulator:
             self.clock.reset()
             if self.zone is not None:
                 self.zone.clear()
+        self._publish("reset")
+
+    # --- events (SSE, dashboard, logs) ------------------------------------------
+    def _publish(self, kind: str, **data) -> None:
+        """Tell the event bus what was just committed; `time` is the simulated clock's."""
+        self.events.publish(kind, {"time": rfc3339(self.now()), **data})
+
+    def _publish_transitions(self, account: str, region: str, identity: str, entries: list[dict]) -> None:
+        for entry in entries:
+            if entry["from"] != entry["to"]:
+                self._publish("transition", account=account, region=region, identity=identity,
+                              **{**entry, "at": rfc3339(entry["at"])})
+
+    def _publish_checks(self, results: list[dict]) -> None:
+        for result in results:
+            self._publish("check", **{k: v for k, v in result.items() if k != "transitions"})
+            self._publish_transitions(result["account"], result["region"], result["identity"], result["transitions"])
 
     def health(self) -> dict:
         now = self.now()

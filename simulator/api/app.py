@@ -10,8 +10,9 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from .. import dashboard
 from ..core.errors import AwsError, SimError, UnknownOperationException, RequestEntityTooLarge
-from . import control, query, rest_json
+from . import control, query, rest_json, stream
 from .wire import MAX_BODY, aws_error_response, load_models, request_id
 
 log = logging.getLogger("mailfrom_sim.api")
@@ -39,6 +40,9 @@ def create_app(simulator, config: dict | None = None) -> Flask:
 
     app.register_blueprint(rest_json.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(stream.bp)
+    app.register_blueprint(dashboard.bp)
+    app.before_request(dashboard.redirect_browsers)  # GET / from a browser: the dashboard
     app.register_blueprint(query.bp)
 
     @app.before_request
