@@ -32,10 +32,12 @@ class Event:
     kind: str
     data: dict
     body: str  # `data` as JSON, serialised once
+    frame: bytes  # the Server-Sent Events frame, built once for every subscriber
 
-    def sse(self) -> bytes:
-        """The event as one Server-Sent Events frame."""
-        return f"id: {self.id}\nevent: {self.kind}\ndata: {self.body}\n\n".encode()
+    @classmethod
+    def make(cls, id: int, kind: str, data: dict) -> "Event":
+        body = json.dumps(data, default=str, separators=(",", ":"))
+        return cls(id, kind, data, body, f"id: {id}\nevent: {kind}\ndata: {body}\n\n".encode())
 
 
 class Subscription:
@@ -111,9 +113,8 @@ class EventBus:
         """Record and fan out one event; returns its id. Never blocks on a subscriber."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        body = json.dumps(data, default=str, separators=(",", ":"))
         with self._lock:  # ids, ring order, fan-out order and listener order all agree
-            event = Event(self._next_id, kind, data, body)
+            event = Event.make(self._next_id, kind, data)
             self._next_id += 1
             self._ring.append(event)
             subscribers = self._subscribers

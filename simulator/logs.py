@@ -79,5 +79,7 @@ def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Waitress announces each queued request and its listening address at INFO/WARNING.
-    logging.getLogger("waitress").setLevel(max(logging.WARNING, root.level))
+    # Libraries' chatter is not the simulator's story: waitress announces queued
+    # requests, transitions narrates every state callback.
+    for noisy in ("waitress", "transitions"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

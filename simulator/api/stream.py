@@ -13,6 +13,7 @@ cap the answer is 503 in the /_sim envelope.
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Blueprint, Response, current_app, request
 
@@ -22,6 +23,9 @@ from .control import sim
 bp = Blueprint("events", __name__, url_prefix="/_sim")
 
 KEEPALIVE_SECONDS = 15.0
+# After sending, a stream waits this long before it looks again, so a burst of
+# events goes out as one write instead of a wake-up and a write per event per client.
+COALESCE_SECONDS = 0.2
 DEFAULT_STREAMS = 32
 _slots_lock = threading.Lock()
 
@@ -60,6 +64,7 @@ def events() -> Response:
         return response
     subscription = sim().events.subscribe(last_event_id)
     keepalive = float(current_app.config.get("SSE_KEEPALIVE", KEEPALIVE_SECONDS))
+    coalesce = float(current_app.config.get("SSE_COALESCE", COALESCE_SECONDS))
     released = threading.Event()
 
     def release() -> None:
@@ -74,7 +79,9 @@ def events() -> Response:
             while True:
                 batch = subscription.get_batch(keepalive)
                 if batch:
-                    yield b"".join(event.sse() for event in batch)
+                    yield b"".join(event.frame for event in batch)
+                    if coalesce > 0 and not subscription.closed:
+                        time.sleep(coalesce)
                 elif subscription.closed:  # shutting down, or dropped for falling behind
                     return
                 else:

@@ -58,4 +58,5 @@ def browser(chrome, live):
     chrome.get_log("browser")
     yield chrome
     errors = [entry for entry in chrome.get_log("browser") if entry["level"] == "SEVERE"]
+    chrome.get("about:blank")  # a page left open would keep following (and reading) later tests
     assert errors == [], f"console errors: {errors}"

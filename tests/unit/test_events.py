@@ -14,7 +14,7 @@ def test_ids_increase_and_each_subscriber_sees_every_event_in_order():
     for subscription in (first, second):
         batch = subscription.get_batch(0)
         assert [(e.id, e.data["n"]) for e in batch] == [(i, i - 1) for i in ids]
-        assert batch[0].sse() == b'id: 1\nevent: dns\ndata: {"n":0}\n\n'
+        assert batch[0].frame == b'id: 1\nevent: dns\ndata: {"n":0}\n\n'
 
 
 def test_last_event_id_replays_what_the_ring_still_holds():
