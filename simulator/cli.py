@@ -6,7 +6,6 @@ Every serve option can also come from the environment as MAILFROM_SIM_<NAME>
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -41,6 +40,8 @@ SERVE_OPTIONS = [
     ("--auth", str, "open", "open, or strict: SMTP passwords must be derived from --credentials "
                             "(HTTP API signatures are not checked yet)"),
     ("--credentials", str, None, 'JSON file: access key id -> {"secret": ..., "account": ...}'),
+    ("--log-level", str, "INFO", "DEBUG, INFO (a line per transition, send decision, relay result), WARNING, ERROR"),
+    ("--log-format", str, "text", "text or json (one object per line)"),
 ]
 
 
@@ -80,9 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve(args) -> int:
+    from . import logs
     from .runtime import Options, Runtime
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        logs.configure(args.log_level, args.log_format)
+    except ValueError as exc:
+        print(f"mailfrom-sim: cannot start: {exc}", file=sys.stderr)
+        return 2
     options = Options(host=args.host, port=args.port, db=args.db, resolver=args.resolver, dns_port=args.dns_port,
                       check_interval=args.check_interval, pending_timeout=args.pending_timeout,
                       smtp_relay=args.smtp_relay, region=args.region,

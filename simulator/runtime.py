@@ -15,6 +15,8 @@ from waitress.server import create_server
 
 from .api.app import create_app
 from .core.model import Settings
+from .events import EventBus
+from .logs import log_event
 from .scheduler import CheckScheduler
 from .service import Simulator
 from .store import Store
@@ -44,6 +46,7 @@ class Options:
     smtp_key: str | None = None
     auth: str = "open"  # "strict": check credentials against the --credentials file
     credentials: str | None = None
+    sse_streams: int = 32  # concurrent /_sim/events streams, served by threads of their own
 
 
 class Runtime:
@@ -79,18 +82,20 @@ class Runtime:
                 # Results come back only for messages the facade submitted, so it exists by then.
                 self.relay = SmtpRelay(host, port, on_result=lambda message_id, status:
                                        simulator.record_relay_result(message_id, status))
+            self.events = EventBus()
+            self.events.add_listener(log_event)
             simulator = Simulator(
                 self.store,
                 Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
-                lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address,
+                lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address, events=self.events,
             )
             self.simulator = simulator
-            self.app = create_app(simulator, {"DEFAULT_REGION": options.region})
+            self.app = create_app(simulator, {"DEFAULT_REGION": options.region, "SSE_STREAMS": options.sse_streams})
             if options.smtp_port is not None or options.smtps_port is not None:
                 self._setup_smtp()
             self.scheduler = CheckScheduler(simulator, tick_seconds=min(1.0, options.check_interval))
             self.server = create_server(self.app, host=options.host, port=options.port,
-                                        threads=options.threads, ident="mailfrom-sim",
+                                        threads=options.threads + options.sse_streams, ident="mailfrom-sim",
                                         max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
         except BaseException:
             self._close_edges()
@@ -177,6 +182,7 @@ class Runtime:
 
     def stop(self) -> None:
         """Stop taking requests, finish checks and deliveries, then close the database."""
+        self.events.close()  # ends the event streams, which would hold their threads
         if self._thread is not None:
             self._drain_http()
             self._thread.join(timeout=10)

@@ -25,6 +25,7 @@ from .core.errors import (
     SimNotFound,
     ValidationError,
 )
+from .events import EventBus
 from .core.model import (
     BehaviorOnMxFailure,
     Identity,
@@ -59,10 +60,12 @@ class Simulator:
         relay: Relay | None = None,
         dns_address: str | None = None,
         clock: SimClock | None = None,
+        events: EventBus | None = None,
     ):
         """`lookup` None: every check is TRANSIENT; `zone` None: the embedded DNS server is not
         in use; `relay` None: accepted mail is only stored."""
         self.store = store
+        self.events = events if events is not None else EventBus()
         self.settings = settings
         self.clock = clock or SimClock(float(store.get_meta("clock_offset", "0") or 0))
         self.lookup = lookup
@@ -86,6 +89,7 @@ class Simulator:
         )
         if not self.store.write(lambda tx: self.store.insert_identity(tx, identity)):
             raise AlreadyExistsException(f"Email identity {name} already exists.")
+        self._publish("identity", action="created", account=scope.account, region=scope.region, identity=name)
         return identity
 
     def ensure_identity(self, scope: Scope, raw_name: str) -> Identity:
@@ -140,6 +144,7 @@ class Simulator:
             self.store.delete_history(tx, scope.account, scope.region, identity.name)
 
         self.store.write(delete)
+        self._publish("identity", action="deleted", account=scope.account, region=scope.region, identity=identity.name)
 
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
                       behavior: BehaviorOnMxFailure | None) -> Identity:
@@ -160,6 +165,7 @@ class Simulator:
             self.store.add_history(tx, scope.account, scope.region, updated.name, entries)
 
         self.store.write(write)
+        self._publish_transitions(scope.account, scope.region, updated.name, [e.to_dict() for e in entries])
         return updated
 
     def set_verification(self, scope: Scope, raw_name: str, status: str) -> Identity:
@@ -170,6 +176,8 @@ class Simulator:
             raise ValidationError(f"status must be one of {allowed}") from None
         identity = self.get_identity(scope, raw_name)
         self.store.write(lambda tx: self.store.set_verification(tx, identity, verification))
+        self._publish("identity", action="verification", account=scope.account, region=scope.region,
+                      identity=identity.name, verification=verification.value)
         return replace(identity, verification_status=verification)
 
     def history(self, scope: Scope, raw_name: str) -> list[dict]:
@@ -201,6 +209,7 @@ class Simulator:
         for start in range(0, len(work), 500):
             chunk = work[start:start + 500]
             self.store.write(lambda tx: apply(tx, chunk))
+        self._publish_checks(results)
         return results
 
     def _lookups_for(self, identities: list[Identity], now: float, force: bool) -> list[tuple[Identity, MxLookup | None]]:
@@ -247,6 +256,7 @@ class Simulator:
             offset = self.clock.offset + float(seconds)
             self.store.write(lambda tx: self.store.set_meta(tx, "clock_offset", repr(offset)))
             now = self.clock.advance(float(seconds))  # in memory only once the new offset is stored
+        self._publish("clock", now=rfc3339(now), offset=self.clock.offset, advanced=seconds)
         results = self.run_due(now)
         return {"now": now, "offset": self.clock.offset, "checked": len(results),
                 "transitions": sum(len(r["transitions"]) for r in results)}
@@ -265,7 +275,10 @@ class Simulator:
         verdict = sending.decide(self._send_facts(scope, composed.from_address, composed.destinations, message_id))
         now = self.now()
         if isinstance(verdict, sending.Rejected):
-            if verdict.recorded:
+            if not verdict.recorded:
+                self._publish("rejected", account=scope.account, region=scope.region, reason=verdict.error.message,
+                              **{"from": composed.from_address, "message_id": None})
+            else:
                 self._record(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
                              composed.mime_bytes, via)
             raise verdict.error
@@ -320,9 +333,11 @@ class Simulator:
         }
         relay = RELAY_PENDING if (self.relay is not None and envelope_from) else RELAY_NONE
         self.store.write(lambda tx: self.store.add_outbox(tx, entry, relay, raw))
+        self._publish("rejected" if decision is MailFromDecision.REJECTED else "sent", **entry, relay=relay)
 
     def record_relay_result(self, message_id: str, relay_status: str) -> None:
         self.store.write(lambda tx: self.store.set_outbox_relay(tx, message_id, relay_status))
+        self._publish("relay", message_id=message_id, relay=relay_status)
 
     def resume_pending_relays(self) -> int:
         """Hand the relay every accepted message a previous process had not delivered yet."""
@@ -373,6 +388,9 @@ class Simulator:
     def dns_records(self) -> list[dict]:
         return self._zone().records()
 
+    def dns_faults(self) -> dict[str, str]:
+        return self._zone().faults()
+
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
         zone = self._zone()
         try:
@@ -386,6 +404,7 @@ class Simulator:
         except BaseException:
             zone.remove(record["id"])  # not stored, so not served either
             raise
+        self._publish("dns", action="added", record=record)
         return record
 
     def remove_dns_record(self, record_id: str) -> None:
@@ -394,6 +413,7 @@ class Simulator:
             raise SimNotFound(f"DNS record {record_id} does not exist")
         self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
         zone.remove(record_id)
+        self._publish("dns", action="removed", id=record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
         zone = self._zone()
@@ -408,6 +428,7 @@ class Simulator:
         except BaseException:
             zone.set_fault(normalized, before) if before else zone.clear_fault(normalized)
             raise
+        self._publish("dns", action="fault", name=normalized, fault=fault)
         return {"name": normalized, "fault": fault}
 
     def clear_dns_fault(self, name: str) -> None:
@@ -417,6 +438,7 @@ class Simulator:
             raise SimNotFound(f"no fault is set for {normalized}")
         self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
         zone.clear_fault(normalized)
+        self._publish("dns", action="fault", name=normalized, fault=None)
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
@@ -425,6 +447,23 @@ class Simulator:
             self.clock.reset()  # in memory only once the store is empty
             if self.zone is not None:
                 self.zone.clear()
+        self._publish("reset")
+
+    # --- events (SSE, dashboard, logs) ------------------------------------------
+    def _publish(self, kind: str, **data) -> None:
+        """Tell the event bus what was just committed; `time` is the simulated clock's."""
+        self.events.publish(kind, {"time": rfc3339(self.now()), **data})
+
+    def _publish_transitions(self, account: str, region: str, identity: str, entries: list[dict]) -> None:
+        for entry in entries:
+            if entry["from"] != entry["to"]:
+                self._publish("transition", account=account, region=region, identity=identity,
+                              **{**entry, "at": rfc3339(entry["at"])})
+
+    def _publish_checks(self, results: list[dict]) -> None:
+        for result in results:
+            self._publish("check", **{k: v for k, v in result.items() if k != "transitions"})
+            self._publish_transitions(result["account"], result["region"], result["identity"], result["transitions"])
 
     def health(self) -> dict:
         now = self.now()

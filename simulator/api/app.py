@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
-from . import control, query, rest_json
+from .. import dashboard
 from ..models import load_models
+from . import control, query, rest_json, stream
 from .wire import MAX_BODY, as_aws_error, aws_error_response, request_id
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
 
     app.register_blueprint(rest_json.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(stream.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(query.bp)
 
     @app.before_request

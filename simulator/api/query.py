@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, request
 
 from ..core import rules
-from .. import mail
+from .. import dashboard, mail
 from ..core.errors import (
     AwsError,
     InvalidAction,
@@ -376,6 +376,8 @@ def _dispatch() -> Response:
 
 @bp.route("/", methods=["GET", "POST"])
 def query_api():
+    if dashboard.wants_dashboard():  # a person opening the API's URL in a browser
+        return dashboard.redirect_to_dashboard()
     return _dispatch()  # a GET (which AWS's query APIs also accept) is answered in XML too
 
 

@@ -129,7 +129,7 @@ class EmbeddedDnsServer:
         ]
         for thread in self._threads:
             thread.start()
-        log.info("embedded DNS server on %s:%d (udp+tcp)", self.host, self._port)
+        log.debug("embedded DNS server on %s:%d (udp+tcp)", self.host, self._port)
         return self
 
     def stop(self) -> None:
