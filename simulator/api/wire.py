@@ -140,9 +140,36 @@ def load_models(services=("sesv2", "pinpoint-email", "ses")) -> None:
 
 
 def shaped(service: str, operation: str, payload: dict) -> dict:
-    """Keep only the members the service model has for this operation's output."""
-    allowed = output_members(service, operation)
-    return {k: v for k, v in payload.items() if k in allowed}
+    """Keep only the members the service model has for this operation's output, at every
+    depth: a Pinpoint answer never carries a member only SES v2 defines (SPEC §16)."""
+    shape = service_model(service).operation_model(operation).output_shape
+    return _shaped(shape, payload) if shape is not None else {}
+
+
+def _shaped(shape, value):
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: _shaped(members[k], v) for k, v in value.items() if k in members}
+    if kind == "list" and isinstance(value, list):
+        return [_shaped(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _shaped(shape.value, v) for k, v in value.items()}
+    return value
+
+
+@lru_cache(maxsize=None)
+def _error_codes(service: str) -> frozenset[str]:
+    return frozenset(shape.name for shape in service_model(service).error_shapes)
+
+
+def in_model(service: str, error: AwsError) -> AwsError:
+    """`error` as `service` can answer it: a model error code this service's model does not
+    define (e.g. InvalidNextTokenException on Pinpoint) is its BadRequestException."""
+    known = _error_codes("sesv2") | _error_codes("pinpoint-email")
+    if error.code in known and error.code not in _error_codes(service):
+        return BadRequestException(error.message, error.v1_message)
+    return error
 
 
 def mail_from_attributes(identity, spelling: str = "v2") -> dict:
