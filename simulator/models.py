@@ -44,3 +44,9 @@ def load_models(services=SERVICES) -> None:
         model = service_model(service)
         for operation in model.operation_names:
             output_members(service, operation)
+
+
+@lru_cache(maxsize=None)
+def error_codes(service: str) -> frozenset[str]:
+    """The error codes a service's model defines."""
+    return frozenset(shape.name for shape in service_model(service).error_shapes)

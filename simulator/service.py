@@ -8,19 +8,25 @@ built whole by the composition root (runtime.py): nothing is plugged in later.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from . import __version__, mail
 from .core import machine, names, rules, sending
+from .core import tags as tag_rules
 from .core.clock import MAX_ADVANCE, SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
+    AwsError,
+    ConfigurationSetAlreadyExists,
+    ConfigurationSetDoesNotExist,
+    TemplateAlreadyExists,
+    TemplateDoesNotExist,
     Conflict,
     BadRequestException,
     InvalidNextTokenException,
-    MessageRejected,
     NotFoundException,
     SimNotFound,
     ValidationError,
@@ -37,11 +43,87 @@ from .core.model import (
     Settings,
     VerificationStatus,
 )
+from .mail import templates
 from .nameserver.zone import DuplicateRecordError
 from .ports import Lookup, Relay, Store, Zone
 
 # Relay states of an outbox entry: "none" (not relayed), "pending", "delivered", "failed: <reason>".
 RELAY_NONE, RELAY_PENDING = "none", "pending"
+# How a message came in (the outbox entry's `via`).
+VIA_V2, VIA_PINPOINT, VIA_V1, VIA_SMTP = "api-v2", "api-pinpoint", "api-v1", "smtp"
+MAX_BULK_ENTRIES = 50  # SES: up to 50 destinations per bulk call
+_NAMED_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # configuration set names (SES: 64 letters, digits, _ and -)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One message through the send decision: what was decided and what goes to the outbox."""
+
+    message_id: str
+    composed: mail.ComposedMessage
+    verdict: sending.SendVerdict
+    entry: dict | None  # None: nothing is recorded (an unverified sender or sandbox recipient)
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """One bulk entry's outcome; `status` in the v2 spelling (BulkEmailStatus)."""
+
+    status: str
+    message_id: str | None = None
+    error: AwsError | None = None
+
+    @classmethod
+    def of(cls, attempt: _Attempt) -> "BulkResult":
+        verdict = attempt.verdict
+        if isinstance(verdict, sending.Accepted):
+            return cls("SUCCESS", attempt.message_id)
+        if verdict.recorded:
+            return cls("MAIL_FROM_DOMAIN_NOT_VERIFIED", None, verdict.error)
+        return cls("MESSAGE_REJECTED", None, verdict.error)
+
+
+def _template_not_found(name: object) -> TemplateDoesNotExist:
+    return TemplateDoesNotExist(f"Email template {name} does not exist.", v1_message=f"Template {name} does not exist.")
+
+
+def _configuration_set_not_found(name: object) -> ConfigurationSetDoesNotExist:
+    return ConfigurationSetDoesNotExist(f"Configuration set <{name}> does not exist.",
+                                        v1_message=f"Configuration set <{name}> does not exist.")
+
+
+def _template_content(row: dict) -> templates.TemplateContent:
+    return templates.TemplateContent(row["subject"], row["text"], row["html"])
+
+
+def _template_name_from_arn(scope: Scope, arn: object) -> str:
+    """The template an ARN names in this account and region (arn:aws:ses:REGION:ACCOUNT:template/NAME)."""
+    parts = arn.split(":", 5) if isinstance(arn, str) else []
+    if len(parts) != 6 or parts[0] != "arn" or not parts[5].startswith("template/"):
+        raise BadRequestException(f"TemplateArn {arn!r} is not a template ARN.")
+    name = parts[5][len("template/"):]
+    if (parts[3], parts[4]) != (scope.region, scope.account):
+        raise _template_not_found(name)
+    return name
+
+
+def _after(next_token: str | None) -> str | None:
+    """The last name of the previous page, from a NextToken this simulator handed out."""
+    if not next_token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(next_token.encode()).decode()
+    except Exception:
+        raise InvalidNextTokenException("The NextToken is not valid.") from None
+
+
+def _paged(rows: list, page_size: int, name_of) -> tuple[list, str | None]:
+    """A page of `page_size` from `page_size + 1` rows, and the token for the next one (or None)."""
+    if len(rows) <= page_size:
+        return rows, None
+    rows = rows[:page_size]
+    return rows, base64.urlsafe_b64encode(name_of(rows[-1]).encode()).decode()
 
 
 def _dkim_token() -> str:
@@ -80,17 +162,32 @@ class Simulator:
         return self.clock.now()
 
     # --- identities ---------------------------------------------------------
-    def create_identity(self, scope: Scope, raw_name: str) -> Identity:
+    def create_identity(self, scope: Scope, raw_name: str, *, tags: list[dict] | None = None,
+                        configuration_set: str | None = None) -> Identity:
+        """A new (verified) identity; its tags are stored with it. A configuration set that
+        does not exist refuses the whole call: nothing is created."""
+        tags = tag_rules.validate(tags, "Key", "Value")
         name, type_ = rules.validate_identity_name(raw_name)
+        self._require_configuration_set(scope, configuration_set)
         identity = Identity(
             account=scope.account, region=scope.region, name=name, type=type_,
             verification_status=VerificationStatus.SUCCESS, created_at=self.now(),
             dkim_tokens=tuple(_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
         )
-        if not self.store.write(lambda tx: self.store.insert_identity(tx, identity)):
-            raise AlreadyExistsException(f"Email identity {name} already exists.")
+
+        def insert(tx) -> bool:
+            if not self.store.insert_identity(tx, identity):
+                return False
+            self.store.set_identity_tags(tx, scope.account, scope.region, name, tags)
+            return True
+
+        if not self.store.write(insert):
+            raise AlreadyExistsException(f"Email identity <{name}> already exist.")  # sic, as AWS (SPEC §16)
         self._publish("identity", action="created", account=scope.account, region=scope.region, identity=name)
         return identity
+
+    def identity_tags(self, identity: Identity) -> list[dict]:
+        return self.store.identity_tags(identity.account, identity.region, identity.name)
 
     def ensure_identity(self, scope: Scope, raw_name: str) -> Identity:
         """The identity, created (verified) unless it exists: v1's Verify*Identity."""
@@ -107,7 +204,7 @@ class Simulator:
         if identity is None:
             raise NotFoundException(
                 f"Email identity {raw_name} does not exist.",
-                v1_message=f"Identity '{raw_name}' does not exist.",
+                v1_message=f"Identity <{raw_name}> does not exist.",  # SPEC §16
             )
         return identity
 
@@ -123,18 +220,8 @@ class Simulator:
             page_size = max_page
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
             raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
-        after = None
-        if next_token:
-            try:
-                after = base64.urlsafe_b64decode(next_token.encode()).decode()
-            except Exception:
-                raise InvalidNextTokenException("The NextToken is not valid.") from None
-        page = self.store.list_identities(scope.account, scope.region, after, page_size + 1, type_)
-        token = None
-        if len(page) > page_size:
-            page = page[:page_size]
-            token = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
-        return page, token
+        page = self.store.list_identities(scope.account, scope.region, _after(next_token), page_size + 1, type_)
+        return _paged(page, page_size, lambda identity: identity.name)
 
     def delete_identity(self, scope: Scope, raw_name: str) -> None:
         identity = self.get_identity(scope, raw_name)
@@ -142,6 +229,7 @@ class Simulator:
         def delete(tx) -> None:
             self.store.delete_identity(tx, scope.account, scope.region, identity.name)
             self.store.delete_history(tx, scope.account, scope.region, identity.name)
+            self.store.set_identity_tags(tx, scope.account, scope.region, identity.name, None)
 
         self.store.write(delete)
         self._publish("identity", action="deleted", account=scope.account, region=scope.region, identity=identity.name)
@@ -262,39 +350,112 @@ class Simulator:
                 "transitions": sum(len(r["transitions"]) for r in results)}
 
     # --- sending ------------------------------------------------------------
+    # Every path -- SendEmail (Simple, Raw, Template), SendBulkEmail, the v1 sends and
+    # SMTP -- composes its messages, then `_attempt` decides each through the one send
+    # decision (core/sending.py) and `_commit` records and relays them.
     def send_email(self, scope: Scope, *, from_address: str | None, destination: dict | None, content: dict,
                    reply_to: list[str] | None = None, max_bytes: int = mail.V2_MAX_MESSAGE_BYTES,
-                   max_recipients: int = mail.MAX_RECIPIENTS, via: str = "api") -> str:
+                   max_recipients: int = mail.MAX_RECIPIENTS, via: str = VIA_V2,
+                   configuration_set: str | None = None, tags: list[dict] | None = None) -> str:
         """Send as SES would in the MAIL FROM state of this moment; returns the MessageId.
 
-        A refusal under REJECT_MESSAGE is recorded in the outbox before it is raised.
-        `via` is the path it came by (api-v2, api-pinpoint, api-v1, smtp), kept in the outbox.
+        `content` has one of Simple, Raw or Template (by TemplateName, TemplateArn or inline
+        TemplateContent, with TemplateData). Tags are checked before anything else, then the
+        configuration set; a refusal under REJECT_MESSAGE is recorded before it is raised.
         """
-        composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
+        tag_rules.validate(tags)
+        self._require_configuration_set(scope, configuration_set)
+        composed, template = self._compose(scope, from_address, destination, content, reply_to, max_bytes,
+                                           max_recipients)
+        written = from_address.strip() if from_address else composed.from_address
+        attempt = self._attempt(scope, composed, written, self._identity_chain(scope, composed.from_address),
+                                self.account_settings(scope)["sandbox"],
+                                {"via": via, "template": template, "configuration_set": configuration_set})
+        self._commit(scope, [attempt])
+        if isinstance(attempt.verdict, sending.Rejected):
+            raise attempt.verdict.error
+        return attempt.message_id
+
+    def send_bulk_email(self, scope: Scope, *, from_address: str | None, template: dict, entries: list[dict],
+                        reply_to: list[str] | None = None, default_tags: list[dict] | None = None,
+                        configuration_set: str | None = None, via: str = VIA_V2,
+                        max_bytes: int = mail.V2_MAX_MESSAGE_BYTES) -> list[BulkResult]:
+        """One message per entry from one template (SendBulkEmail, SendBulkTemplatedEmail).
+
+        `template` is `{TemplateName | TemplateArn | TemplateContent, TemplateData}` (the default
+        data); each entry is `{"destination": {...}, "data": str | None, "tags": [...] | None}`.
+        Bad input anywhere (tags, the set, the template, any entry's data or rendering) refuses
+        the whole call and sends nothing, and so does an unverified sender (MessageRejected).
+        Otherwise each entry is decided on its own: sent, refused by its MAIL FROM domain
+        (recorded as rejected) or, in the sandbox, rejected for an unverified recipient.
+        """
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BULK_ENTRIES:
+            raise BadRequestException(f"The number of bulk email entries must be from 1 to {MAX_BULK_ENTRIES}.")
+        tag_rules.validate(default_tags)
+        for entry in entries:
+            tag_rules.validate(entry.get("tags"))
+        self._require_configuration_set(scope, configuration_set)
+        name, content = self._template_for(scope, template)
+        default_data = templates.parse_data(template.get("TemplateData", "{}"))
+        composed_all = []
+        for entry in entries:
+            data = default_data if entry.get("data") is None else templates.parse_data(
+                entry["data"], "ReplacementTemplateData")
+            simple = templates.as_simple(templates.render(content, data))
+            composed_all.append(self._composed_simple(from_address, entry.get("destination"), simple, reply_to,
+                                                      max_bytes, mail.MAX_RECIPIENTS))
+        sender = composed_all[0].from_address
+        written = from_address.strip() if from_address else sender
+        chain = self._identity_chain(scope, sender)
+        sender_check = sending.decide(sending.SendFacts(written, sender, chain, scope.region, ""))
+        if isinstance(sender_check, sending.Rejected) and not sender_check.recorded:
+            raise sender_check.error  # the sender is not verified: the whole call is refused
+        sandbox = self.account_settings(scope)["sandbox"]
+        extra = {"via": via, "template": name, "configuration_set": configuration_set}
+        attempts = [self._attempt(scope, composed, written, chain, sandbox, extra) for composed in composed_all]
+        self._commit(scope, attempts)
+        return [BulkResult.of(attempt) for attempt in attempts]
+
+    def _attempt(self, scope: Scope, composed: mail.ComposedMessage, written_from: str,
+                 chain: list[Identity], sandbox: bool, extra: dict) -> "_Attempt":
+        """One message through the send decision, with the outbox entry it leaves (if any)."""
         message_id = mail.new_message_id()
-        verdict = sending.decide(self._send_facts(scope, composed.from_address, composed.destinations, message_id))
+        recipient_chains = {r: self._identity_chain(scope, r) for r in composed.destinations} if sandbox else None
+        verdict = sending.decide(sending.SendFacts(written_from, composed.from_address, chain, scope.region,
+                                                   message_id, sandbox, recipient_chains))
         now = self.now()
         if isinstance(verdict, sending.Rejected):
             if not verdict.recorded:
-                self._publish("rejected", account=scope.account, region=scope.region, reason=verdict.error.message,
-                              **{"from": composed.from_address, "message_id": None})
-            else:
-                self._record(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
-                             composed.mime_bytes, via)
-            raise verdict.error
+                return _Attempt(message_id, composed, verdict, None, b"")
+            entry = self._outbox_entry(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
+                                       extra)
+            return _Attempt(message_id, composed, verdict, entry, composed.mime_bytes)
         raw = mail.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
-        self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw, via)
-        if self.relay is not None:
-            self.relay.submit(message_id, verdict.envelope_from, list(composed.destinations), raw)
-        return message_id
+        entry = self._outbox_entry(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision,
+                                   extra)
+        return _Attempt(message_id, composed, verdict, entry, raw)
 
-    def _send_facts(self, scope: Scope, from_address: str, recipients, message_id: str) -> sending.SendFacts:
-        """What the send decision needs to know, read from the store."""
-        chain = self._identity_chain(scope, from_address)
-        sandbox = self.account_settings(scope)["sandbox"]
-        recipient_chains = {r: self._identity_chain(scope, r) for r in recipients} if sandbox else None
-        return sending.SendFacts(from_address, from_address, chain, scope.region, message_id, sandbox,
-                                 recipient_chains)
+    def _commit(self, scope: Scope, attempts: list["_Attempt"]) -> None:
+        """Record every attempt that leaves an outbox entry in one write, then relay the accepted."""
+        for attempt in attempts:
+            if attempt.entry is None:  # refused before MAIL FROM was considered: nothing is recorded
+                self._publish("rejected", account=scope.account, region=scope.region,
+                              reason=attempt.verdict.error.message,
+                              **{"from": attempt.composed.from_address, "message_id": None})
+        recorded = [(a, self._relay_state(a)) for a in attempts if a.entry is not None]
+        if not recorded:
+            return
+        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw) for a, relay in recorded])
+        for attempt, relay in recorded:
+            accepted = isinstance(attempt.verdict, sending.Accepted)
+            self._publish("sent" if accepted else "rejected", **attempt.entry, relay=relay)
+            if relay == RELAY_PENDING:
+                self.relay.submit(attempt.message_id, attempt.verdict.envelope_from,
+                                  list(attempt.composed.destinations), attempt.raw)
+
+    def _relay_state(self, attempt: "_Attempt") -> str:
+        accepted = isinstance(attempt.verdict, sending.Accepted)
+        return RELAY_PENDING if (self.relay is not None and accepted) else RELAY_NONE
 
     def _identity_chain(self, scope: Scope, address: str) -> list[Identity]:
         """The existing identities that may authorise `address`, most specific first."""
@@ -302,38 +463,152 @@ class Simulator:
         known = self.store.get_identities(scope.account, scope.region, candidates)
         return [known[name] for name in candidates if name in known]
 
-    @staticmethod
-    def _compose(from_address, destination, content, reply_to, max_bytes, max_recipients) -> mail.ComposedMessage:
+    def _compose(self, scope: Scope, from_address, destination, content, reply_to, max_bytes,
+                 max_recipients) -> tuple[mail.ComposedMessage, str | None]:
+        """The message to send, and the name of the template it was rendered from (or None)."""
         if not isinstance(content, dict) or sum(k in content for k in ("Simple", "Raw", "Template")) != 1:
             raise BadRequestException("Content must have exactly one of Simple, Raw or Template.")
-        if "Template" in content:
-            raise BadRequestException("Content.Template is not simulated by mailfrom-sim; send Simple or Raw content.")
         if "Simple" in content:
-            return mail.build_from_simple(from_address, destination, content["Simple"], reply_to,
-                                          max_bytes=max_bytes, max_recipients=max_recipients)
+            return self._composed_simple(from_address, destination, content["Simple"], reply_to, max_bytes,
+                                         max_recipients), None
+        if "Template" in content:
+            spec = content["Template"]
+            if not isinstance(spec, dict):
+                raise BadRequestException("Content.Template must be a structure.")
+            name, template = self._template_for(scope, spec)
+            simple = templates.as_simple(templates.render(template, templates.parse_data(spec.get("TemplateData",
+                                                                                                  "{}"))))
+            for member in ("Headers", "Attachments"):
+                if spec.get(member) is not None:
+                    simple[member] = spec[member]
+            return self._composed_simple(from_address, destination, simple, reply_to, max_bytes,
+                                         max_recipients), name
         raw = content["Raw"]
         data = raw.get("Data") if isinstance(raw, dict) else None
         if isinstance(data, str):  # both wire protocols carry the raw MIME as base64
             data = mail.decode_raw_base64(data)
         if not isinstance(data, (bytes, bytearray)):
             raise BadRequestException("Content.Raw.Data is required.")
-        return mail.parse_raw(data, from_address, destination, max_bytes=max_bytes, max_recipients=max_recipients)
+        return mail.parse_raw(data, from_address, destination, max_bytes=max_bytes, max_recipients=max_recipients), None
 
-    def _record(self, scope: Scope, message_id: str, now: float, composed: mail.ComposedMessage,
-                verdict: sending.SendVerdict, envelope_from: str | None, decision: MailFromDecision,
-                raw: bytes, via: str) -> None:
-        entry = {
+    @staticmethod
+    def _composed_simple(from_address, destination, simple, reply_to, max_bytes,
+                         max_recipients) -> mail.ComposedMessage:
+        return mail.build_from_simple(from_address, destination, simple, reply_to,
+                                      max_bytes=max_bytes, max_recipients=max_recipients)
+
+    @staticmethod
+    def _outbox_entry(scope: Scope, message_id: str, now: float, composed: mail.ComposedMessage,
+                      verdict: sending.SendVerdict, envelope_from: str | None, decision: MailFromDecision,
+                      extra: dict) -> dict:
+        return {
             "message_id": message_id, "account": scope.account, "region": scope.region,
             "from": composed.from_address, "destinations": list(composed.destinations),
             "subject": composed.subject, "envelope_from": envelope_from,
             "mail_from_decision": decision.value, "mail_from_identity": verdict.mail_from_identity,
             "mail_from_status": verdict.mail_from_status.value if verdict.mail_from_status else None,
             "reason": verdict.reason, "sending_identity": verdict.sending_identity,
-            "sent_at": now, "via": via,
+            "sent_at": now, **extra,
         }
-        relay = RELAY_PENDING if (self.relay is not None and envelope_from) else RELAY_NONE
-        self.store.write(lambda tx: self.store.add_outbox(tx, entry, relay, raw))
-        self._publish("rejected" if decision is MailFromDecision.REJECTED else "sent", **entry, relay=relay)
+
+    # --- templates and configuration sets ----------------------------------------
+    def create_template(self, scope: Scope, name: object, content: templates.TemplateContent,
+                        tags: list[dict] | None = None) -> None:
+        tags = tag_rules.validate(tags, "Key", "Value")
+        name = templates.validate_name(name)
+        templates.validate(name, content)
+        row = {"name": name, "created_at": self.now(), "subject": content.subject, "text": content.text,
+               "html": content.html, "tags": tags}
+        if not self.store.write(lambda tx: self.store.insert_named(tx, "templates", scope.account, scope.region,
+                                                                    row)):
+            raise TemplateAlreadyExists(f"Email template {name} already exists.",
+                                        v1_message=f"Template {name} already exists.")
+
+    def update_template(self, scope: Scope, name: object, content: templates.TemplateContent) -> None:
+        name = self.get_template(scope, name)["name"]
+        templates.validate(name, content)
+        row = {"name": name, "subject": content.subject, "text": content.text, "html": content.html}
+        if not self.store.write(lambda tx: self.store.update_template(tx, scope.account, scope.region, row)):
+            raise _template_not_found(name)  # deleted meanwhile
+
+    def get_template(self, scope: Scope, name: object) -> dict:
+        return self._get_named("templates", scope, name, _template_not_found)
+
+    def delete_template(self, scope: Scope, name: object) -> None:
+        self._delete_named("templates", scope, name, _template_not_found)
+
+    def list_templates(self, scope: Scope, page_size: int | None, next_token: str | None,
+                       max_page: int = 100) -> tuple[list[dict], str | None]:
+        return self._list_named("templates", scope, page_size, next_token, max_page)
+
+    def test_render_template(self, scope: Scope, name: object, data: object) -> str:
+        """TestRender*: the stored template rendered with `data`, as MIME text."""
+        content = _template_content(self.get_template(scope, name))
+        return templates.render_mime(templates.render(content, templates.parse_data(data)))
+
+    def _template_for(self, scope: Scope, spec: dict) -> tuple[str | None, templates.TemplateContent]:
+        """The template a send names (TemplateName or TemplateArn) or carries (TemplateContent)."""
+        given = [k for k in ("TemplateName", "TemplateArn", "TemplateContent") if spec.get(k) is not None]
+        if len(given) != 1:
+            raise BadRequestException("Specify exactly one of TemplateName, TemplateArn or TemplateContent.")
+        if given[0] == "TemplateContent":
+            inline = spec["TemplateContent"]
+            if not isinstance(inline, dict):
+                raise BadRequestException("TemplateContent must be a structure.")
+            content = templates.TemplateContent(inline.get("Subject"), inline.get("Text"), inline.get("Html"))
+            templates.validate("(inline)", content)
+            return None, content
+        name = spec["TemplateName"] if given[0] == "TemplateName" else _template_name_from_arn(scope, spec["TemplateArn"])
+        return name, _template_content(self.get_template(scope, name))
+
+    def template_arn(self, scope: Scope, name: str) -> str:
+        return f"arn:aws:ses:{scope.region}:{scope.account}:template/{name}"
+
+    def create_configuration_set(self, scope: Scope, name: object, tags: list[dict] | None = None) -> None:
+        tags = tag_rules.validate(tags, "Key", "Value")
+        if not isinstance(name, str) or not _NAMED_RE.match(name):
+            raise BadRequestException(
+                f"Invalid configuration set name {name!r}: up to 64 ASCII letters, digits, '_' or '-'.")
+        row = {"name": name, "created_at": self.now(), "tags": tags}
+        if not self.store.write(lambda tx: self.store.insert_named(tx, "configuration_sets", scope.account,
+                                                                    scope.region, row)):
+            raise ConfigurationSetAlreadyExists(f"Configuration set <{name}> already exists.",
+                                                v1_message=f"Configuration set <{name}> already exists.")
+
+    def get_configuration_set(self, scope: Scope, name: object) -> dict:
+        return self._get_named("configuration_sets", scope, name, _configuration_set_not_found)
+
+    def delete_configuration_set(self, scope: Scope, name: object) -> None:
+        self._delete_named("configuration_sets", scope, name, _configuration_set_not_found)
+
+    def list_configuration_sets(self, scope: Scope, page_size: int | None, next_token: str | None,
+                                max_page: int = 1000) -> tuple[list[dict], str | None]:
+        return self._list_named("configuration_sets", scope, page_size, next_token, max_page)
+
+    def _require_configuration_set(self, scope: Scope, name: str | None) -> None:
+        """A request that names a configuration set needs it to exist (SPEC §10)."""
+        if name is not None:
+            self.get_configuration_set(scope, name)
+
+    def _get_named(self, table: str, scope: Scope, name: object, not_found) -> dict:
+        found = self.store.get_named(table, scope.account, scope.region, name) if isinstance(name, str) else None
+        if found is None:
+            raise not_found(name)
+        return found
+
+    def _delete_named(self, table: str, scope: Scope, name: object, not_found) -> None:
+        if not isinstance(name, str) or not self.store.write(
+                lambda tx: self.store.delete_named(tx, table, scope.account, scope.region, name)):
+            raise not_found(name)
+
+    def _list_named(self, table: str, scope: Scope, page_size: int | None, next_token: str | None,
+                    max_page: int) -> tuple[list[dict], str | None]:
+        if page_size is None:
+            page_size = max_page
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
+            raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
+        rows = self.store.list_named(table, scope.account, scope.region, _after(next_token), page_size + 1)
+        return _paged(rows, page_size, lambda row: row["name"])
 
     def record_relay_result(self, message_id: str, relay_status: str) -> None:
         self.store.write(lambda tx: self.store.set_outbox_relay(tx, message_id, relay_status))

@@ -23,8 +23,11 @@ from ..core.errors import (
     NotFoundException,
     QueryValidationError,
 )
+from ..core.clock import rfc3339
 from ..core.model import IdentityType
 from ..models import service_model as wire_service_model
+from ..mail.templates import TemplateContent
+from ..service import VIA_V1
 from .wire import install_error_renderer, mail_from_attributes, request_id, scope, sim
 
 bp = Blueprint("query", __name__)
@@ -141,7 +144,7 @@ class _Parser:
         enum = getattr(shape, "enum", None)
         if enum and raw not in enum:
             allowed = ", ".join(sorted(enum))
-            self.violations.append(f"Value '{raw}' at '{path}' failed to satisfy constraint: "
+            self.violations.append(f"Value at '{path}' failed to satisfy constraint: "  # AWS's words (SPEC §16)
                                    f"Member must satisfy enum value set: [{allowed}]")
         return raw  # strings; blobs stay base64 until the handler decodes them
 
@@ -274,9 +277,7 @@ _IDENTITY_TYPES = {"EmailAddress": IdentityType.EMAIL_ADDRESS, "Domain": Identit
 
 
 def list_identities(params: dict) -> dict:
-    max_items = params.get("MaxItems")
-    if max_items is not None and not 1 <= max_items <= MAX_LIST_ITEMS:
-        raise InvalidParameterValue(f"MaxItems must be between 1 and {MAX_LIST_ITEMS}.")
+    max_items = _max_items(params, MAX_LIST_ITEMS)
     type_ = _IDENTITY_TYPES.get(params.get("IdentityType"))
     page, token = sim().list_identities(scope(), max_items, params.get("NextToken") or None, type_)
     result = {"Identities": [i.name for i in page]}
@@ -322,24 +323,120 @@ def get_send_quota(params: dict) -> dict:
             "SentLast24Hours": summary["sent_last_24_hours"]}
 
 
+def _send(params: dict, **kwargs) -> dict:
+    message_id = sim().send_email(
+        scope(), reply_to=params.get("ReplyToAddresses"), max_bytes=mail.V1_MAX_MESSAGE_BYTES,
+        max_recipients=mail.MAX_RECIPIENTS, via=VIA_V1, configuration_set=params.get("ConfigurationSetName"),
+        tags=params.get("Tags"), **kwargs)
+    return {"MessageId": message_id}
+
+
 def send_email(params: dict) -> dict:
     message = params["Message"]
     simple = {"Subject": message["Subject"], "Body": message["Body"]}
-    message_id = sim().send_email(
-        scope(), from_address=params["Source"], destination=params["Destination"],
-        content={"Simple": simple}, reply_to=params.get("ReplyToAddresses"),
-        max_bytes=mail.V1_MAX_MESSAGE_BYTES, max_recipients=mail.MAX_RECIPIENTS, via="api-v1")
-    return {"MessageId": message_id}
+    return _send(params, from_address=params["Source"], destination=params["Destination"], content={"Simple": simple})
 
 
 def send_raw_email(params: dict) -> dict:
     destinations = params.get("Destinations")
-    message_id = sim().send_email(
-        scope(), from_address=params.get("Source") or None,
-        destination={"ToAddresses": destinations} if destinations else None,
-        content={"Raw": {"Data": params["RawMessage"]["Data"]}},  # base64, decoded by the facade
-        max_bytes=mail.V1_MAX_MESSAGE_BYTES, max_recipients=mail.MAX_RECIPIENTS, via="api-v1")
-    return {"MessageId": message_id}
+    return _send(params, from_address=params.get("Source") or None,
+                 destination={"ToAddresses": destinations} if destinations else None,
+                 content={"Raw": {"Data": params["RawMessage"]["Data"]}})  # base64, decoded by the facade
+
+
+def _template_ref(params: dict, data_member: str) -> dict:
+    """v1's Template/TemplateArn and data, in the v2 `Template` form the facade takes."""
+    ref = {"TemplateArn": params["TemplateArn"]} if params.get("TemplateArn") else {"TemplateName": params["Template"]}
+    return {**ref, "TemplateData": params.get(data_member)}
+
+
+def send_templated_email(params: dict) -> dict:
+    return _send(params, from_address=params["Source"], destination=params["Destination"],
+                 content={"Template": _template_ref(params, "TemplateData")})
+
+
+_V1_BULK_STATUS = {"SUCCESS": "Success", "MESSAGE_REJECTED": "MessageRejected",
+                   "MAIL_FROM_DOMAIN_NOT_VERIFIED": "MailFromDomainNotVerified"}
+
+
+def send_bulk_templated_email(params: dict) -> dict:
+    entries = [{"destination": d["Destination"], "data": d.get("ReplacementTemplateData"),
+                "tags": d.get("ReplacementTags")} for d in params["Destinations"]]
+    results = sim().send_bulk_email(
+        scope(), from_address=params["Source"], template=_template_ref(params, "DefaultTemplateData"),
+        entries=entries, reply_to=params.get("ReplyToAddresses"), default_tags=params.get("DefaultTags"),
+        configuration_set=params.get("ConfigurationSetName"), via=VIA_V1, max_bytes=mail.V1_MAX_MESSAGE_BYTES)
+    return {"Status": [{"Status": _V1_BULK_STATUS[r.status], "MessageId": r.message_id,
+                        "Error": r.error.v1_message if r.error else None} for r in results]}
+
+
+# --- templates and configuration sets ------------------------------------------------------
+def _template_content(template: dict) -> TemplateContent:
+    return TemplateContent(template.get("SubjectPart"), template.get("TextPart"), template.get("HtmlPart"))
+
+
+def create_template(params: dict) -> dict:
+    template = params["Template"]
+    sim().create_template(scope(), template["TemplateName"], _template_content(template))
+    return {}
+
+
+def update_template(params: dict) -> dict:
+    template = params["Template"]
+    sim().update_template(scope(), template["TemplateName"], _template_content(template))
+    return {}
+
+
+def get_template(params: dict) -> dict:
+    row = sim().get_template(scope(), params["TemplateName"])
+    return {"Template": {"TemplateName": row["name"], "SubjectPart": row["subject"], "TextPart": row["text"],
+                         "HtmlPart": row["html"]}}
+
+
+def delete_template(params: dict) -> dict:
+    try:
+        sim().delete_template(scope(), params["TemplateName"])
+    except NotFoundException:
+        pass  # v1 DeleteTemplate models no error for a template that does not exist
+    return {}
+
+
+def _max_items(params: dict, limit: int) -> int | None:
+    max_items = params.get("MaxItems")
+    if max_items is not None and not 1 <= max_items <= limit:
+        raise InvalidParameterValue(f"MaxItems must be between 1 and {limit}.")
+    return max_items
+
+
+def list_templates(params: dict) -> dict:
+    page, token = sim().list_templates(scope(), _max_items(params, 100), params.get("NextToken") or None)
+    return {"TemplatesMetadata": [{"Name": t["name"], "CreatedTimestamp": rfc3339(t["created_at"])} for t in page],
+            "NextToken": token}
+
+
+def test_render_template(params: dict) -> dict:
+    return {"RenderedTemplate": sim().test_render_template(scope(), params["TemplateName"], params["TemplateData"])}
+
+
+def create_configuration_set(params: dict) -> dict:
+    sim().create_configuration_set(scope(), params["ConfigurationSet"]["Name"])
+    return {}
+
+
+def describe_configuration_set(params: dict) -> dict:
+    row = sim().get_configuration_set(scope(), params["ConfigurationSetName"])
+    return {"ConfigurationSet": {"Name": row["name"]}}
+
+
+def delete_configuration_set(params: dict) -> dict:
+    sim().delete_configuration_set(scope(), params["ConfigurationSetName"])
+    return {}
+
+
+def list_configuration_sets(params: dict) -> dict:
+    page, token = sim().list_configuration_sets(scope(), _max_items(params, MAX_LIST_ITEMS),
+                                                params.get("NextToken") or None)
+    return {"ConfigurationSets": [{"Name": row["name"]} for row in page], "NextToken": token}
 
 
 OPERATIONS = {
@@ -353,6 +450,18 @@ OPERATIONS = {
     "GetSendQuota": get_send_quota,
     "SendEmail": send_email,
     "SendRawEmail": send_raw_email,
+    "SendTemplatedEmail": send_templated_email,
+    "SendBulkTemplatedEmail": send_bulk_templated_email,
+    "CreateTemplate": create_template,
+    "GetTemplate": get_template,
+    "UpdateTemplate": update_template,
+    "DeleteTemplate": delete_template,
+    "ListTemplates": list_templates,
+    "TestRenderTemplate": test_render_template,
+    "CreateConfigurationSet": create_configuration_set,
+    "DescribeConfigurationSet": describe_configuration_set,
+    "ListConfigurationSets": list_configuration_sets,
+    "DeleteConfigurationSet": delete_configuration_set,
 }
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ..core import rules
-from ..core.errors import BadRequestException
+from ..core.errors import AwsError, BadRequestException, NotFoundException
 from ..core.model import Identity, IdentityType
+from ..mail.templates import TemplateContent
+from ..service import VIA_PINPOINT, VIA_V2
 from .wire import (
     aws_error_response,
+    in_model,
     install_error_renderer,
     json_body,
     json_response,
@@ -23,9 +26,17 @@ from .wire import (
 )
 
 bp = Blueprint("rest_json", __name__)
-install_error_renderer(bp, aws_error_response)
 
 SERVICE = {"v1": "pinpoint-email", "v2": "sesv2"}
+VIA = {"v1": VIA_PINPOINT, "v2": VIA_V2}
+
+
+def _error_response(error: AwsError):
+    """Each API answers only with its own model's error codes (SPEC §16)."""
+    return aws_error_response(in_model(SERVICE["v1" if request.path.startswith("/v1/") else "v2"], error))
+
+
+install_error_renderer(bp, _error_response)
 
 
 def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2")):
@@ -42,36 +53,46 @@ def dkim_attributes(identity: Identity) -> dict:
         return {"SigningEnabled": True, "Status": "SUCCESS", "Tokens": list(identity.dkim_tokens),
                 "SigningAttributesOrigin": "AWS_SES", "NextSigningKeyLength": "RSA_2048_BIT",
                 "CurrentSigningKeyLength": "RSA_2048_BIT", "LastKeyGenerationTimestamp": identity.created_at}
-    return {"SigningEnabled": False, "Status": "NOT_STARTED", "Tokens": [], "SigningAttributesOrigin": "AWS_SES"}
+    # An email address as live AWS shows it: no Tokens, a 1024-bit next key (SPEC §16).
+    return {"SigningEnabled": False, "Status": "NOT_STARTED", "SigningAttributesOrigin": "AWS_SES",
+            "NextSigningKeyLength": "RSA_1024_BIT"}
+
+
+def _string(body: dict, key: str, required: bool = False) -> str | None:
+    value = optional_string(body, key)
+    if required and not value:
+        raise BadRequestException(f"{key} is required.")
+    return value
 
 
 @_route("/identities", ["POST"], "create_email_identity")
 def create_email_identity(api: str):
     body = json_body()
-    name = body.get("EmailIdentity")
-    if not isinstance(name, str):
-        raise BadRequestException("EmailIdentity is required and must be a string.")
-    identity = sim().create_identity(scope(), name)
-    return json_response(shaped(SERVICE[api], "CreateEmailIdentity", {
-        "IdentityType": identity.type.value,
-        "VerifiedForSendingStatus": identity.verified,
-        "DkimAttributes": dkim_attributes(identity),
-    }))
+    identity = sim().create_identity(scope(), _string(body, "EmailIdentity", required=True), tags=body.get("Tags"),
+                                     configuration_set=_string(body, "ConfigurationSetName"))
+    payload = {"IdentityType": identity.type.value, "VerifiedForSendingStatus": identity.verified}
+    if identity.type is IdentityType.DOMAIN:  # an email address's create answer has none (SPEC §16)
+        payload["DkimAttributes"] = dkim_attributes(identity)
+    return json_response(shaped(SERVICE[api], "CreateEmailIdentity", payload))
 
 
 @_route("/identities/<path:identity>", ["GET"], "get_email_identity")
 def get_email_identity(api: str, identity: str):
-    found = sim().get_identity(scope(), identity)
-    return json_response(shaped(SERVICE[api], "GetEmailIdentity", {
+    s = sim()
+    found = s.get_identity(scope(), identity)
+    payload = {
         "IdentityType": found.type.value,
         "FeedbackForwardingStatus": True,
         "VerifiedForSendingStatus": found.verified,
         "DkimAttributes": dkim_attributes(found),
         "MailFromAttributes": mail_from_attributes(found),
         "Policies": {},
-        "Tags": [],
+        "Tags": s.identity_tags(found),
         "VerificationStatus": found.verification_status.value,
-    }))
+    }
+    if found.type is IdentityType.EMAIL_ADDRESS:
+        payload["VerificationInfo"] = {}  # SPEC §16
+    return json_response(shaped(SERVICE[api], "GetEmailIdentity", payload))
 
 
 @_route("/identities/<path:identity>", ["DELETE"], "delete_email_identity")
@@ -86,7 +107,12 @@ def put_email_identity_mail_from_attributes(api: str, identity: str):
     domain = optional_string(body, "MailFromDomain")
     raw_behavior = body.get("BehaviorOnMxFailure")
     behavior = rules.parse_behavior(raw_behavior) if raw_behavior is not None else None
-    sim().put_mail_from(scope(), identity, domain, behavior)
+    try:
+        sim().put_mail_from(scope(), identity, domain, behavior)
+    except NotFoundException:
+        if api == "v2":  # live SES v2 answers 400 here, not 404 (SPEC §16: floci PR #716)
+            raise BadRequestException(f"Identity <{identity}> does not exist.") from None
+        raise
     return json_response({})
 
 
@@ -151,10 +177,149 @@ def send_email(api: str):
     destination = body.get("Destination")
     if destination is not None and not isinstance(destination, dict):
         raise BadRequestException("Destination must be a structure.")
+    reply_to = _reply_to(body)
+    message_id = sim().send_email(scope(), from_address=optional_string(body, "FromEmailAddress"),
+                                  destination=destination, content=content, reply_to=reply_to, via=VIA[api],
+                                  configuration_set=_string(body, "ConfigurationSetName"),
+                                  tags=body.get("EmailTags"))
+    return json_response({"MessageId": message_id})
+
+
+def _reply_to(body: dict) -> list[str] | None:
     reply_to = body.get("ReplyToAddresses")
     if reply_to is not None and (not isinstance(reply_to, list) or not all(isinstance(a, str) for a in reply_to)):
         raise BadRequestException("ReplyToAddresses must be a list of strings.")
-    message_id = sim().send_email(scope(), from_address=optional_string(body, "FromEmailAddress"),
-                                  destination=destination, content=content, reply_to=reply_to,
-                                  via="api-v2" if api == "v2" else "api-pinpoint")
-    return json_response({"MessageId": message_id})
+    return reply_to
+
+
+def _structure(body: dict, key: str, required: bool = False) -> dict:
+    value = body.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequestException(f"{key} is required and must be a structure." if required
+                                  else f"{key} must be a structure.")
+    return value
+
+
+@_route("/outbound-bulk-emails", ["POST"], "send_bulk_email", versions=("v2",))
+def send_bulk_email(api: str):
+    body = json_body()
+    template = _structure(_structure(body, "DefaultContent", required=True), "Template", required=True)
+    raw_entries = body.get("BulkEmailEntries")
+    if not isinstance(raw_entries, list) or not all(isinstance(e, dict) for e in raw_entries):
+        raise BadRequestException("BulkEmailEntries is required and must be a list of structures.")
+    entries = [{
+        "destination": _structure(entry, "Destination", required=True),
+        "data": _structure(_structure(entry, "ReplacementEmailContent"), "ReplacementTemplate")
+        .get("ReplacementTemplateData"),
+        "tags": entry.get("ReplacementTags"),
+    } for entry in raw_entries]
+    results = sim().send_bulk_email(
+        scope(), from_address=_string(body, "FromEmailAddress"), template=template, entries=entries,
+        reply_to=_reply_to(body), default_tags=body.get("DefaultEmailTags"),
+        configuration_set=_string(body, "ConfigurationSetName"), via=VIA[api])
+    return json_response({"BulkEmailEntryResults": [
+        {"Status": r.status, **({"MessageId": r.message_id} if r.message_id else {}),
+         **({"Error": r.error.message} if r.error else {})}
+        for r in results]})
+
+
+# --- templates (SES v2 only: the Pinpoint Email model has none) ---------------------------
+def _template_content(body: dict) -> TemplateContent:
+    content = _structure(body, "TemplateContent", required=True)
+    for key in ("Subject", "Text", "Html"):
+        optional_string(content, key)
+    return TemplateContent(content.get("Subject"), content.get("Text"), content.get("Html"))
+
+
+@_route("/templates", ["POST"], "create_email_template", versions=("v2",))
+def create_email_template(api: str):
+    body = json_body()
+    sim().create_template(scope(), body.get("TemplateName"), _template_content(body), body.get("Tags"))
+    return json_response({})
+
+
+@_route("/templates/<name>", ["GET"], "get_email_template", versions=("v2",))
+def get_email_template(api: str, name: str):
+    row = sim().get_template(scope(), name)
+    content = {k: v for k, v in (("Subject", row["subject"]), ("Text", row["text"]), ("Html", row["html"]))
+               if v is not None}
+    return json_response(shaped(SERVICE[api], "GetEmailTemplate", {
+        "TemplateName": row["name"], "TemplateContent": content, "Tags": row["tags"]}))
+
+
+@_route("/templates/<name>", ["PUT"], "update_email_template", versions=("v2",))
+def update_email_template(api: str, name: str):
+    sim().update_template(scope(), name, _template_content(json_body()))
+    return json_response({})
+
+
+@_route("/templates/<name>", ["DELETE"], "delete_email_template", versions=("v2",))
+def delete_email_template(api: str, name: str):
+    sim().delete_template(scope(), name)
+    return json_response({})
+
+
+def _next_token() -> str | None:
+    return request.args.get("NextToken")
+
+
+@_route("/templates", ["GET"], "list_email_templates", versions=("v2",))
+def list_email_templates(api: str):
+    page, token = sim().list_templates(scope(), _page_size(request.args.get("PageSize")), _next_token())
+    payload = {"TemplatesMetadata": [{"TemplateName": t["name"], "CreatedTimestamp": t["created_at"]}
+                                     for t in page]}
+    if token:
+        payload["NextToken"] = token
+    return json_response(payload)
+
+
+@_route("/templates/<name>/render", ["POST"], "test_render_email_template", versions=("v2",))
+def test_render_email_template(api: str, name: str):
+    body = json_body()
+    return json_response({"RenderedTemplate": sim().test_render_template(scope(), name, body.get("TemplateData"))})
+
+
+# --- configuration sets ------------------------------------------------------------------
+@_route("/configuration-sets", ["POST"], "create_configuration_set")
+def create_configuration_set(api: str):
+    body = json_body()
+    sim().create_configuration_set(scope(), body.get("ConfigurationSetName"), body.get("Tags"))
+    return json_response({})
+
+
+@_route("/configuration-sets/<name>", ["GET"], "get_configuration_set")
+def get_configuration_set(api: str, name: str):
+    row = sim().get_configuration_set(scope(), name)
+    return json_response(shaped(SERVICE[api], "GetConfigurationSet", {
+        "ConfigurationSetName": row["name"], "Tags": row["tags"],
+        "SendingOptions": {"SendingEnabled": True}, "ReputationOptions": {"ReputationMetricsEnabled": False},
+        "DeliveryOptions": {"TlsPolicy": "OPTIONAL"}}))
+
+
+@_route("/configuration-sets/<name>", ["DELETE"], "delete_configuration_set")
+def delete_configuration_set(api: str, name: str):
+    sim().delete_configuration_set(scope(), name)
+    return json_response({})
+
+
+def _list_configuration_sets(page_size, next_token):
+    if next_token is not None and not isinstance(next_token, str):
+        raise BadRequestException("NextToken must be a string.")
+    page, token = sim().list_configuration_sets(scope(), _page_size(page_size), next_token)
+    payload = {"ConfigurationSets": [row["name"] for row in page]}
+    if token:
+        payload["NextToken"] = token
+    return json_response(payload)
+
+
+@_route("/configuration-sets", ["GET"], "list_configuration_sets")
+def list_configuration_sets(api: str):
+    return _list_configuration_sets(request.args.get("PageSize"), _next_token())
+
+
+@_route("/list-configuration-sets", ["POST"], "list_configuration_sets_post", versions=("v2",))
+def list_configuration_sets_post(api: str):
+    body = json_body()
+    return _list_configuration_sets(body.get("PageSize"), body.get("NextToken"))

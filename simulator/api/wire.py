@@ -23,7 +23,7 @@ from ..core.errors import (
 )
 from ..core.model import Scope
 from ..credentials import DEFAULT_ACCOUNT, account_for_access_key
-from ..models import output_members
+from ..models import error_codes, service_model
 
 if TYPE_CHECKING:
     from ..service import Simulator
@@ -115,9 +115,31 @@ def install_error_renderer(bp: Blueprint, render: Callable[[AwsError], Response]
 
 
 def shaped(service: str, operation: str, payload: dict) -> dict:
-    """Keep only the members the service model has for this operation's output."""
-    allowed = output_members(service, operation)
-    return {k: v for k, v in payload.items() if k in allowed}
+    """Keep only the members the service model has for this operation's output, at every
+    depth: a Pinpoint answer never carries a member only SES v2 defines (SPEC §16)."""
+    shape = service_model(service).operation_model(operation).output_shape
+    return _shaped(shape, payload) if shape is not None else {}
+
+
+def _shaped(shape, value):
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: _shaped(members[k], v) for k, v in value.items() if k in members}
+    if kind == "list" and isinstance(value, list):
+        return [_shaped(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _shaped(shape.value, v) for k, v in value.items()}
+    return value
+
+
+def in_model(service: str, error: AwsError) -> AwsError:
+    """`error` as `service` can answer it: a model error code this service's model does not
+    define (e.g. InvalidNextTokenException on Pinpoint) is its BadRequestException."""
+    known = error_codes("sesv2") | error_codes("pinpoint-email")
+    if error.code in known and error.code not in error_codes(service):
+        return BadRequestException(error.message, error.v1_message)
+    return error
 
 
 def mail_from_attributes(identity, spelling: str = "v2") -> dict:

@@ -52,6 +52,30 @@ class LimitExceededException(AwsError):
     code = "LimitExceededException"
 
 
+class TemplateDoesNotExist(NotFoundException):
+    query_code_override = "TemplateDoesNotExist"
+
+
+class ConfigurationSetDoesNotExist(NotFoundException):
+    query_code_override = "ConfigurationSetDoesNotExist"
+
+
+class TemplateAlreadyExists(AlreadyExistsException):
+    query_code_override = "AlreadyExists"
+
+
+class ConfigurationSetAlreadyExists(AlreadyExistsException):
+    query_code_override = "ConfigurationSetAlreadyExists"
+
+
+class InvalidTemplate(BadRequestException):
+    query_code_override = "InvalidTemplate"
+
+
+class MissingRenderingAttribute(BadRequestException):
+    query_code_override = "MissingRenderingAttribute"
+
+
 class InvalidNextTokenException(AwsError):
     code = "InvalidNextTokenException"
     query_code_override = "InvalidParameterValue"

@@ -71,9 +71,12 @@ def parse_behavior(value: object, spelling: str = "v2") -> BehaviorOnMxFailure:
     else:
         if isinstance(value, str) and value in BehaviorOnMxFailure.__members__:
             return BehaviorOnMxFailure(value)
-        allowed = ", ".join(b.value for b in BehaviorOnMxFailure)
+        allowed = ", ".join(sorted(b.value for b in BehaviorOnMxFailure))
+        raise BadRequestException(  # live AWS's wording (SPEC §16)
+            "1 validation error detected: Value at 'behaviorOnMxFailure' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{allowed}]")
     raise BadRequestException(
-        f"Invalid value {value!r} for BehaviorOnMxFailure: must be one of {allowed}."
+        f"Invalid value {value!r} for BehaviorOnMXFailure: must be one of {allowed}."
     )
 
 

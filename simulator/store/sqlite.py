@@ -59,13 +59,28 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT NOT NULL UNIQUE, account TEXT NOT NULL, region TEXT NOT NULL,
     sent_at REAL NOT NULL, decision TEXT NOT NULL, relay TEXT NOT NULL,
-    entry TEXT NOT NULL, raw BLOB NOT NULL
+    entry TEXT NOT NULL, raw BLOB NOT NULL, recipients INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_scope ON outbox (account, region, seq);
+CREATE TABLE IF NOT EXISTS templates (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, created_at REAL NOT NULL,
+    subject TEXT, text TEXT, html TEXT, tags TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS configuration_sets (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, created_at REAL NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS identity_tags (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, tags TEXT NOT NULL,
+    PRIMARY KEY (account, region, name)
+);
 """
 # Indexes on columns a database made by an earlier version may lack until _migrate adds them.
 INDEXES = """
 CREATE INDEX IF NOT EXISTS identities_due ON identities (mf_due_at);
+CREATE INDEX IF NOT EXISTS outbox_quota ON outbox (account, region, sent_at, decision, recipients);
 """
 
 _IDENTITY_FIELDS = (
@@ -168,6 +183,10 @@ class Store:
                 "UPDATE identities SET mf_due_at=? WHERE account=? AND region=? AND name=?",
                 [(machine.due_at(_identity_from_row(r).mail_from), r["account"], r["region"], r["name"])
                  for r in rows])
+        outbox_columns = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+        if "recipients" not in outbox_columns:  # the quota counts recipients (SPEC §10)
+            conn.execute("ALTER TABLE outbox ADD COLUMN recipients INTEGER NOT NULL DEFAULT 0")
+            conn.execute("UPDATE outbox SET recipients = json_array_length(json_extract(entry, '$.destinations'))")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
@@ -421,10 +440,10 @@ class Store:
     def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes) -> None:
         """Store one send attempt; its relay state lives in its own column, updated as delivery goes."""
         conn.execute(
-            "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
             (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-             entry["mail_from_decision"], relay, json.dumps(entry), raw),
+             entry["mail_from_decision"], relay, json.dumps(entry), raw, len(entry["destinations"])),
         )
 
     @staticmethod
@@ -439,9 +458,11 @@ class Store:
         return [(json.loads(r[0]), r[1], r[2]) for r in rows]
 
     def count_sent_since(self, account: str, region: str, since: float, rejected: str) -> int:
-        """Outbox entries since `since` whose decision is not `rejected`."""
+        """Recipients (To + Cc + Bcc) of the outbox entries since `since` whose decision is not
+        `rejected`: SES's quota counts recipients. Read from the covering index `outbox_quota`."""
         return self.conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE account=? AND region=? AND sent_at >= ? AND decision != ?",
+            "SELECT COALESCE(SUM(recipients), 0) FROM outbox WHERE account=? AND region=? AND sent_at >= ? "
+            "AND decision != ?",
             (account, region, since, rejected),
         ).fetchone()[0]
 
@@ -456,7 +477,67 @@ class Store:
         else:
             conn.execute("DELETE FROM outbox WHERE account=? AND region=?", (account, region))
 
+    # --- templates, configuration sets, identity tags -------------------------
+    # A "named" row is a dict of the table's columns; tags are stored as JSON text.
+    _NAMED_COLUMNS = {"templates": ("name", "created_at", "subject", "text", "html", "tags"),
+                      "configuration_sets": ("name", "created_at", "tags")}
+
+    @classmethod
+    def insert_named(cls, conn: sqlite3.Connection, table: str, account: str, region: str, row: dict) -> bool:
+        """Add a template or configuration set; False (and nothing written) if the name is taken."""
+        columns = cls._NAMED_COLUMNS[table]
+        cursor = conn.execute(
+            f"INSERT OR IGNORE INTO {table} (account, region, {', '.join(columns)}) "
+            f"VALUES (?, ?, {', '.join('?' * len(columns))})",
+            (account, region, *(json.dumps(row[c]) if c == "tags" else row.get(c) for c in columns)))
+        return cursor.rowcount == 1
+
+    @staticmethod
+    def update_template(conn: sqlite3.Connection, account: str, region: str, row: dict) -> bool:
+        cursor = conn.execute("UPDATE templates SET subject=?, text=?, html=? WHERE account=? AND region=? AND name=?",
+                              (row.get("subject"), row.get("text"), row.get("html"), account, region, row["name"]))
+        return cursor.rowcount == 1
+
+    @staticmethod
+    def delete_named(conn: sqlite3.Connection, table: str, account: str, region: str, name: str) -> bool:
+        cursor = conn.execute(f"DELETE FROM {table} WHERE account=? AND region=? AND name=?", (account, region, name))
+        return cursor.rowcount == 1
+
+    def get_named(self, table: str, account: str, region: str, name: str) -> dict | None:
+        columns = self._NAMED_COLUMNS[table]
+        row = self.conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE account=? AND region=? AND name=?",
+                                (account, region, name)).fetchone()
+        return self._named(row) if row else None
+
+    def list_named(self, table: str, account: str, region: str, after: str | None, limit: int) -> list[dict]:
+        columns = self._NAMED_COLUMNS[table]
+        rows = self.conn.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE account=? AND region=? AND name > ? "
+            "ORDER BY name LIMIT ?", (account, region, after or "", limit)).fetchall()
+        return [self._named(r) for r in rows]
+
+    @staticmethod
+    def _named(row: sqlite3.Row) -> dict:
+        named = dict(row)
+        named["tags"] = json.loads(named["tags"])
+        return named
+
+    @staticmethod
+    def set_identity_tags(conn: sqlite3.Connection, account: str, region: str, name: str,
+                          tags: list[dict] | None) -> None:
+        if tags:
+            conn.execute("INSERT OR REPLACE INTO identity_tags (account, region, name, tags) VALUES (?,?,?,?)",
+                         (account, region, name, json.dumps(tags)))
+        else:
+            conn.execute("DELETE FROM identity_tags WHERE account=? AND region=? AND name=?", (account, region, name))
+
+    def identity_tags(self, account: str, region: str, name: str) -> list[dict]:
+        row = self.conn.execute("SELECT tags FROM identity_tags WHERE account=? AND region=? AND name=?",
+                                (account, region, name)).fetchone()
+        return json.loads(row[0]) if row else []
+
     @staticmethod
     def reset(conn: sqlite3.Connection) -> None:
-        for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox"):
+        for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox",
+                      "templates", "configuration_sets", "identity_tags"):
             conn.execute(f"DELETE FROM {table}")

@@ -68,13 +68,23 @@ def test_a_behavior_outside_the_enum_is_refused_naming_the_allowed_values(domain
         sesv2.put_email_identity_mail_from_attributes(
             EmailIdentity="example.com", MailFromDomain="mail.example.com", BehaviorOnMxFailure=behavior)
     assert error_of(excinfo) == ("BadRequestException", 400)
-    assert "USE_DEFAULT_VALUE, REJECT_MESSAGE" in excinfo.value.response["Error"]["Message"]
+    assert excinfo.value.response["Error"]["Message"] == (  # live AWS's wording (SPEC §16)
+        "1 validation error detected: Value at 'behaviorOnMxFailure' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [REJECT_MESSAGE, USE_DEFAULT_VALUE]")
     assert mail_from(sesv2) == {"BehaviorOnMxFailure": "USE_DEFAULT_VALUE"}
 
 
-def test_an_unknown_identity_is_not_found_with_the_aws_message(sesv2):
+def test_an_unknown_identity_is_a_bad_request_with_the_aws_message(sesv2):
+    # SPEC §16 (floci PR #716, checked against live AWS): 400 BadRequestException, not 404.
     with pytest.raises(ClientError) as excinfo:
         sesv2.put_email_identity_mail_from_attributes(EmailIdentity="nobody.com", MailFromDomain="mail.nobody.com")
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert excinfo.value.response["Error"]["Message"] == "Identity <nobody.com> does not exist."
+
+
+def test_pinpoint_keeps_not_found_for_an_unknown_identity(pinpoint):
+    with pytest.raises(ClientError) as excinfo:
+        pinpoint.put_email_identity_mail_from_attributes(EmailIdentity="nobody.com", MailFromDomain="mail.nobody.com")
     assert error_of(excinfo) == ("NotFoundException", 404)
     assert excinfo.value.response["Error"]["Message"] == "Email identity nobody.com does not exist."
 

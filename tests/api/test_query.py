@@ -243,7 +243,7 @@ def test_a_refused_set_is_a_query_error_and_changes_nothing(ses, control, config
 def test_an_unknown_identity_is_named_as_aws_names_it(ses):
     with pytest.raises(ClientError) as excinfo:
         ses.set_identity_mail_from_domain(Identity="nobody.example", MailFromDomain="mail.nobody.example")
-    assert excinfo.value.response["Error"]["Message"] == "Identity 'nobody.example' does not exist."
+    assert excinfo.value.response["Error"]["Message"] == "Identity <nobody.example> does not exist."  # SPEC §16
 
 
 def test_a_v2_behavior_spelling_gets_aws_validation_message(ses, configured):
@@ -251,7 +251,7 @@ def test_a_v2_behavior_spelling_gets_aws_validation_message(ses, configured):
         ses.set_identity_mail_from_domain(Identity="example.com", MailFromDomain="mail.example.com",
                                           BehaviorOnMXFailure="REJECT_MESSAGE")
     assert excinfo.value.response["Error"]["Message"] == (
-        "1 validation error detected: Value 'REJECT_MESSAGE' at 'behaviorOnMXFailure' failed to satisfy "
+        "1 validation error detected: Value at 'behaviorOnMXFailure' failed to satisfy "
         "constraint: Member must satisfy enum value set: [RejectMessage, UseDefaultValue]")
 
 
@@ -408,7 +408,7 @@ BAD_REQUESTS = [
     ("missing Action", {"Version": VERSION, "Domain": "new.example"}, "MissingAction"),
     ("empty Action", {"Action": "", "Version": VERSION}, "MissingAction"),
     ("unknown Action", query(Action="MakeCoffee"), "InvalidAction"),
-    ("unsimulated Action", query(Action="CreateTemplate", **{"Template.TemplateName": "t"}), "InvalidAction"),
+    ("unsimulated Action", query(Action="CreateReceiptRule", RuleSetName="r"), "InvalidAction"),
     ("missing Version", {"Action": "VerifyDomainIdentity", "Domain": "new.example"}, "MissingParameter"),
     ("wrong Version", {"Action": "VerifyDomainIdentity", "Version": "2019-09-27", "Domain": "new.example"},
      "NoSuchVersion"),
@@ -478,4 +478,4 @@ def test_awkward_characters_are_escaped_into_well_formed_xml(ses, name):
     with pytest.raises(ClientError) as excinfo:
         ses.set_identity_mail_from_domain(Identity=name, MailFromDomain="mail.example.com")
     assert error_of(excinfo) == ("InvalidParameterValue", 400)
-    assert excinfo.value.response["Error"]["Message"].startswith("Identity '")
+    assert excinfo.value.response["Error"]["Message"].startswith("Identity <")

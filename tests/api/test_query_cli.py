@@ -49,5 +49,5 @@ def test_the_cli_reports_a_refused_set_as_the_query_error(aws, ses):
     refused = aws("set-identity-mail-from-domain", "--identity", "nobody.example",
                   "--mail-from-domain", "mail.nobody.example")
     assert refused.returncode != 0
-    assert "InvalidParameterValue" in refused.stderr and "Identity 'nobody.example' does not exist." in refused.stderr
+    assert "InvalidParameterValue" in refused.stderr and "Identity <nobody.example> does not exist." in refused.stderr
     assert ses.list_identities()["Identities"] == []

@@ -1,0 +1,150 @@
+"""Email templates: validation and Handlebars rendering through pybars3 (SPEC §10).
+
+SES renders templates with Handlebars (`{{name}}`, `{{#if}}`, `{{#each}}`,
+nested data). A simple `{{name}}` with no value in the data is a rendering
+failure, "Attribute 'name' is not present in the rendering data." -- the text
+SES puts in its Rendering Failure events and TestRenderTemplate answers.
+
+Pure apart from pybars3 (which compiles a template to Python code): no I/O, no
+clock. Errors are the AWS errors to answer (core.errors), so each API renders
+them in its own protocol.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from functools import lru_cache
+
+import pybars
+
+from ..core.errors import BadRequestException, InvalidTemplate, MissingRenderingAttribute
+
+MAX_TEMPLATE_BYTES = 500 * 1024  # SES quotas: "Maximum size of an email template: 500 KB"
+MAX_TEMPLATE_DATA = 262144  # the models' TemplateData max (botocore does not enforce it)
+MAX_NAME = 64
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+_compile_lock = threading.Lock()
+_compiler = pybars.Compiler()
+
+
+@dataclass(frozen=True)
+class TemplateContent:
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+
+class _Missing(Exception):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _helper_missing(scope, name, *args):
+    """pybars calls this for a simple `{{name}}` whose value is None: SES fails the render."""
+    if args:
+        raise pybars.PybarsError(f"Could not find helper {name}")
+    raise _Missing(name)
+
+
+_HELPERS = {"helperMissing": _helper_missing}
+
+
+def validate_name(name: object) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidTemplate(
+            f"Invalid template name {name!r}: up to {MAX_NAME} ASCII letters, digits, '_' or '-'.")
+    return name
+
+
+def validate(name: str, content: TemplateContent) -> None:
+    """A template SES would store: within the size limit, every part valid Handlebars."""
+    parts = [p for p in (content.subject, content.text, content.html) if p is not None]
+    if not parts or not any(parts):
+        raise InvalidTemplate(f"Template {name} must have a subject, a text part or an HTML part.")
+    size = sum(len(p.encode("utf-8")) for p in parts)
+    if size > MAX_TEMPLATE_BYTES:
+        raise InvalidTemplate(f"Template {name} is {size} bytes; the limit is {MAX_TEMPLATE_BYTES} bytes (500 KB).")
+    for part in parts:
+        _compiled(part)
+
+
+@lru_cache(maxsize=512)
+def _compiled_or_error(source: str):
+    with _compile_lock:
+        try:
+            function = _compiler.compile(source)
+        except Exception as exc:  # PyMeta's ParseError and pybars' own
+            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # pybars registers a module per template; the function keeps its globals alive.
+        sys.modules.pop(function.__module__, None)
+        return function
+
+
+def _compiled(source: str):
+    compiled = _compiled_or_error(source)
+    if isinstance(compiled, str):
+        raise InvalidTemplate(f"The template is not valid Handlebars: {compiled}")
+    return compiled
+
+
+def parse_data(text: object, member: str = "TemplateData") -> dict:
+    """TemplateData: a JSON object as a string, at most 262,144 characters."""
+    if not isinstance(text, str):
+        raise BadRequestException(f"{member} is required and must be a string.")
+    if len(text) > MAX_TEMPLATE_DATA:
+        raise BadRequestException(f"{member} is longer than {MAX_TEMPLATE_DATA} characters.")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BadRequestException(f"{member} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise BadRequestException(f"{member} must be a JSON object.")
+    return data
+
+
+def _render_part(source: str | None, data: dict) -> str | None:
+    if source is None:
+        return None
+    template = _compiled(source)
+    try:
+        return str(template(data, helpers=_HELPERS))
+    except _Missing as missing:
+        raise MissingRenderingAttribute(f"Attribute '{missing.name}' is not present in the rendering data.") from None
+    except (pybars.PybarsError, RecursionError, TypeError, ValueError, IndexError, KeyError) as exc:
+        raise InvalidTemplate(f"The template could not be rendered: {exc}") from None
+
+
+def render(content: TemplateContent, data: dict) -> TemplateContent:
+    """Each part rendered with the data (Handlebars semantics: `{{x}}` HTML-escapes)."""
+    return TemplateContent(_render_part(content.subject, data), _render_part(content.text, data),
+                           _render_part(content.html, data))
+
+
+def as_simple(rendered: TemplateContent) -> dict:
+    """The rendered template as SendEmail's `Content.Simple` (what the message is composed from)."""
+    body = {}
+    if rendered.text is not None:
+        body["Text"] = {"Data": rendered.text, "Charset": "UTF-8"}
+    if rendered.html is not None:
+        body["Html"] = {"Data": rendered.html, "Charset": "UTF-8"}
+    return {"Subject": {"Data": rendered.subject or "", "Charset": "UTF-8"}, "Body": body}
+
+
+def render_mime(rendered: TemplateContent) -> str:
+    """TestRender*'s answer: the rendered message as MIME text (Subject, then the parts)."""
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = (rendered.subject or "").replace("\r", " ").replace("\n", " ")
+    if rendered.text is not None:
+        message.set_content(rendered.text, subtype="plain", charset="utf-8")
+        if rendered.html is not None:
+            message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    elif rendered.html is not None:
+        message.set_content(rendered.html, subtype="html", charset="utf-8")
+    return message.as_string()

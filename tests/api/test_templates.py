@@ -1,0 +1,298 @@
+"""Templates, configuration sets and tags on the three APIs, through real boto3 clients
+(SPEC §10): every operation, and every kind of bad input answered in the caller's
+protocol with nothing sent, created or changed."""
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.api.test_identities import error_of
+from tests.api.test_send import outbox
+
+SENDER = "app@example.com"
+TO = {"ToAddresses": ["user@example.org"]}
+CONTENT = {"Subject": "Hi {{name}}", "Text": "Dear {{name}}", "Html": "<p>{{#each items}}[{{this}}]{{/each}}</p>"}
+DATA = json.dumps({"name": "Ada", "items": ["a", "b"]})
+
+
+@pytest.fixture
+def ready(sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    sesv2.create_email_template(TemplateName="welcome", TemplateContent=CONTENT)
+    return sesv2
+
+
+def message(excinfo) -> str:
+    return excinfo.value.response["Error"]["Message"]
+
+
+# --- templates: v2 ------------------------------------------------------------------
+def test_v2_template_lifecycle(sesv2):
+    sesv2.create_email_template(TemplateName="welcome", TemplateContent=CONTENT,
+                                Tags=[{"Key": "team", "Value": "growth"}])
+    got = sesv2.get_email_template(TemplateName="welcome")
+    assert (got["TemplateName"], got["TemplateContent"], got["Tags"]) == (
+        "welcome", CONTENT, [{"Key": "team", "Value": "growth"}])
+    sesv2.update_email_template(TemplateName="welcome", TemplateContent={"Subject": "Bye {{name}}"})
+    assert sesv2.get_email_template(TemplateName="welcome")["TemplateContent"] == {"Subject": "Bye {{name}}"}
+    sesv2.create_email_template(TemplateName="another", TemplateContent={"Text": "x"})
+    first = sesv2.list_email_templates(PageSize=1)
+    assert [t["TemplateName"] for t in first["TemplatesMetadata"]] == ["another"]
+    second = sesv2.list_email_templates(PageSize=1, NextToken=first["NextToken"])
+    assert [t["TemplateName"] for t in second["TemplatesMetadata"]] == ["welcome"] and "NextToken" not in second
+    assert "CreatedTimestamp" in second["TemplatesMetadata"][0]
+    sesv2.delete_email_template(TemplateName="welcome")
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.get_email_template(TemplateName="welcome")
+    assert error_of(excinfo) == ("NotFoundException", 404)
+
+
+def test_v2_test_render_uses_handlebars(ready):
+    rendered = ready.test_render_email_template(TemplateName="welcome", TemplateData=DATA)["RenderedTemplate"]
+    assert "Subject: Hi Ada" in rendered and "Dear Ada" in rendered and "<p>[a][b]</p>" in rendered
+
+
+def test_v2_test_render_with_an_unset_variable_names_it(ready):
+    with pytest.raises(ClientError) as excinfo:
+        ready.test_render_email_template(TemplateName="welcome", TemplateData="{}")
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert message(excinfo) == "Attribute 'name' is not present in the rendering data."
+
+
+@pytest.mark.parametrize("call, kwargs", [
+    ("get_email_template", {}), ("delete_email_template", {}),
+    ("update_email_template", {"TemplateContent": {"Text": "x"}}),
+    ("test_render_email_template", {"TemplateData": "{}"}),
+])
+def test_v2_unknown_template_is_not_found(sesv2, call, kwargs):
+    with pytest.raises(ClientError) as excinfo:
+        getattr(sesv2, call)(TemplateName="ghost", **kwargs)
+    assert error_of(excinfo) == ("NotFoundException", 404)
+
+
+def test_v2_a_duplicate_template_already_exists(ready):
+    with pytest.raises(ClientError) as excinfo:
+        ready.create_email_template(TemplateName="welcome", TemplateContent=CONTENT)
+    assert error_of(excinfo) == ("AlreadyExistsException", 400)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("big", {"Html": "x" * (500 * 1024 + 1)}),  # SES: 500 KB per template
+    ("bad name!", {"Text": "x"}),
+    ("broken", {"Text": "{{#each items}}{{/if}}"}),
+    ("empty", {}),
+])
+def test_v2_invalid_templates_are_refused_and_not_stored(sesv2, name, content):
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.create_email_template(TemplateName=name, TemplateContent=content)
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert sesv2.list_email_templates()["TemplatesMetadata"] == []
+
+
+def test_pinpoint_has_no_template_operations(pinpoint):
+    assert not hasattr(pinpoint, "create_email_template")  # the pinpoint-email model has none
+
+
+# --- templates: v1 ------------------------------------------------------------------
+def test_v1_template_lifecycle_shares_state_with_v2(ses, sesv2):
+    ses.create_template(Template={"TemplateName": "t1", "SubjectPart": "Hi {{name}}", "TextPart": "Dear {{name}}"})
+    assert ses.get_template(TemplateName="t1")["Template"] == {
+        "TemplateName": "t1", "SubjectPart": "Hi {{name}}", "TextPart": "Dear {{name}}"}
+    assert sesv2.get_email_template(TemplateName="t1")["TemplateContent"]["Subject"] == "Hi {{name}}"
+    ses.update_template(Template={"TemplateName": "t1", "SubjectPart": "Yo", "HtmlPart": "<b>{{name}}</b>"})
+    assert ses.get_template(TemplateName="t1")["Template"]["HtmlPart"] == "<b>{{name}}</b>"
+    assert [t["Name"] for t in ses.list_templates()["TemplatesMetadata"]] == ["t1"]
+    assert "Yo" in ses.test_render_template(TemplateName="t1", TemplateData='{"name": "x"}')["RenderedTemplate"]
+    ses.delete_template(TemplateName="t1")
+    ses.delete_template(TemplateName="t1")  # v1 models no error for a template that is gone
+    assert ses.list_templates()["TemplatesMetadata"] == []
+
+
+@pytest.mark.parametrize("call, kwargs", [
+    ("get_template", {"TemplateName": "ghost"}),
+    ("test_render_template", {"TemplateName": "ghost", "TemplateData": "{}"}),
+    ("update_template", {"Template": {"TemplateName": "ghost", "TextPart": "x"}}),
+])
+def test_v1_unknown_template_is_template_does_not_exist(ses, call, kwargs):
+    with pytest.raises(ClientError) as excinfo:
+        getattr(ses, call)(**kwargs)
+    assert error_of(excinfo) == ("TemplateDoesNotExist", 400)
+
+
+def test_v1_render_errors_use_v1_codes(ses, ready):
+    with pytest.raises(ClientError) as excinfo:
+        ses.test_render_template(TemplateName="welcome", TemplateData="{}")
+    assert error_of(excinfo) == ("MissingRenderingAttribute", 400)
+    with pytest.raises(ClientError) as excinfo:
+        ses.test_render_template(TemplateName="welcome", TemplateData="{not json")
+    assert error_of(excinfo) == ("InvalidParameterValue", 400)
+    with pytest.raises(ClientError) as excinfo:
+        ses.create_template(Template={"TemplateName": "big", "HtmlPart": "x" * (500 * 1024 + 1)})
+    assert error_of(excinfo) == ("InvalidTemplate", 400)
+
+
+# --- bad input on the send paths: the caller's code, nothing sent ---------------------------
+V2_BAD_SENDS = {
+    "unknown template": ({"Content": {"Template": {"TemplateName": "ghost", "TemplateData": DATA}}},
+                         ("NotFoundException", 404)),
+    "bad TemplateData JSON": ({"Content": {"Template": {"TemplateName": "welcome", "TemplateData": "{oops"}}},
+                              ("BadRequestException", 400)),
+    "TemplateData over 262144": ({"Content": {"Template": {"TemplateName": "welcome",
+                                                           "TemplateData": json.dumps({"name": "x" * 262144})}}},
+                                 ("BadRequestException", 400)),
+    "rendering error": ({"Content": {"Template": {"TemplateContent": {"Text": "{{> nopartial}}"},
+                                                  "TemplateData": "{}"}}}, ("BadRequestException", 400)),
+    "unset variable": ({"Content": {"Template": {"TemplateName": "welcome", "TemplateData": "{}"}}},
+                       ("BadRequestException", 400)),
+    "inline template over 500 KB": ({"Content": {"Template": {"TemplateContent": {"Html": "x" * (500 * 1024 + 1)},
+                                                              "TemplateData": "{}"}}}, ("BadRequestException", 400)),
+    "unknown configuration set": ({"ConfigurationSetName": "ghost"}, ("NotFoundException", 404)),
+    "invalid tag": ({"EmailTags": [{"Name": "bad name", "Value": "v"}]}, ("BadRequestException", 400)),
+}
+
+
+@pytest.mark.parametrize("case", list(V2_BAD_SENDS))
+def test_v2_bad_templated_sends_send_nothing(ready, control, case):
+    overrides, expected = V2_BAD_SENDS[case]
+    request = {"FromEmailAddress": SENDER, "Destination": TO,
+               "Content": {"Template": {"TemplateName": "welcome", "TemplateData": DATA}}, **overrides}
+    with pytest.raises(ClientError) as excinfo:
+        ready.send_email(**request)
+    assert error_of(excinfo) == expected
+    assert outbox(control) == []
+
+
+BULK_DEFAULT = {"Template": {"TemplateName": "welcome", "TemplateData": DATA}}
+BULK_BAD = {
+    "51 entries": ({"BulkEmailEntries": [{"Destination": TO}] * 51}, ("BadRequestException", 400)),
+    "unknown template": ({"DefaultContent": {"Template": {"TemplateName": "ghost", "TemplateData": DATA}}},
+                         ("NotFoundException", 404)),
+    "bad entry data": ({"BulkEmailEntries": [{"Destination": TO}, {"Destination": TO, "ReplacementEmailContent": {
+        "ReplacementTemplate": {"ReplacementTemplateData": "[1,"}}}]}, ("BadRequestException", 400)),
+    "unknown configuration set": ({"ConfigurationSetName": "ghost"}, ("NotFoundException", 404)),
+    "invalid replacement tag": ({"BulkEmailEntries": [{"Destination": TO, "ReplacementTags": [
+        {"Name": "ok", "Value": "no spaces allowed"}]}]}, ("BadRequestException", 400)),
+}
+
+
+@pytest.mark.parametrize("case", list(BULK_BAD))
+def test_bad_bulk_calls_send_nothing(ready, control, case):
+    overrides, expected = BULK_BAD[case]
+    request = {"FromEmailAddress": SENDER, "DefaultContent": BULK_DEFAULT,
+               "BulkEmailEntries": [{"Destination": TO}], **overrides}
+    with pytest.raises(ClientError) as excinfo:
+        ready.send_bulk_email(**request)
+    assert error_of(excinfo) == expected
+    assert outbox(control) == []
+
+
+V1_BAD = {
+    "unknown template": ({"Template": "ghost"}, "TemplateDoesNotExist"),
+    "bad TemplateData JSON": ({"TemplateData": "nope"}, "InvalidParameterValue"),
+    "unknown configuration set": ({"ConfigurationSetName": "ghost"}, "ConfigurationSetDoesNotExist"),
+    "invalid tag": ({"Tags": [{"Name": "n", "Value": "v v"}]}, "InvalidParameterValue"),
+    "unset variable": ({"TemplateData": "{}"}, "MissingRenderingAttribute"),
+}
+
+
+@pytest.mark.parametrize("case", list(V1_BAD))
+def test_v1_bad_templated_sends_send_nothing(ready, ses, control, case):
+    overrides, code = V1_BAD[case]
+    with pytest.raises(ClientError) as excinfo:
+        ses.send_templated_email(**{"Source": SENDER, "Destination": TO, "Template": "welcome",
+                                    "TemplateData": DATA, **overrides})
+    assert error_of(excinfo) == (code, 400)
+    with pytest.raises(ClientError) as excinfo:
+        ses.send_bulk_templated_email(**{"Source": SENDER, "Template": overrides.get("Template", "welcome"),
+                                         "DefaultTemplateData": overrides.get("TemplateData", DATA),
+                                         "Destinations": [{"Destination": TO, "ReplacementTags": overrides.get("Tags", [])}],
+                                         **({"ConfigurationSetName": overrides["ConfigurationSetName"]}
+                                            if "ConfigurationSetName" in overrides else {})})
+    assert error_of(excinfo) == (code, 400)
+    assert outbox(control) == []
+
+
+def test_v1_more_than_50_bulk_destinations_is_refused(ready, ses, control):
+    with pytest.raises(ClientError) as excinfo:
+        ses.send_bulk_templated_email(Source=SENDER, Template="welcome", DefaultTemplateData=DATA,
+                                      Destinations=[{"Destination": TO}] * 51)
+    assert error_of(excinfo) == ("InvalidParameterValue", 400)
+    assert outbox(control) == []
+
+
+# --- configuration sets ------------------------------------------------------------------
+@pytest.mark.parametrize("client_name", ["sesv2", "pinpoint"])
+def test_rest_json_configuration_set_lifecycle(request, client_name):
+    client = request.getfixturevalue(client_name)
+    client.create_configuration_set(ConfigurationSetName="marketing", Tags=[{"Key": "k", "Value": "v"}])
+    client.create_configuration_set(ConfigurationSetName="alerts")
+    got = client.get_configuration_set(ConfigurationSetName="marketing")
+    assert (got["ConfigurationSetName"], got["Tags"]) == ("marketing", [{"Key": "k", "Value": "v"}])
+    assert client.list_configuration_sets()["ConfigurationSets"] == ["alerts", "marketing"]
+    page = client.list_configuration_sets(PageSize=1)
+    assert page["ConfigurationSets"] == ["alerts"]
+    assert client.list_configuration_sets(NextToken=page["NextToken"])["ConfigurationSets"] == ["marketing"]
+    with pytest.raises(ClientError) as excinfo:
+        client.create_configuration_set(ConfigurationSetName="alerts")
+    assert error_of(excinfo) == ("AlreadyExistsException", 400)
+    client.delete_configuration_set(ConfigurationSetName="alerts")
+    for call in (client.get_configuration_set, client.delete_configuration_set):
+        with pytest.raises(ClientError) as excinfo:
+            call(ConfigurationSetName="alerts")
+        assert error_of(excinfo) == ("NotFoundException", 404)
+
+
+def test_v1_configuration_set_lifecycle_shares_state(ses, sesv2):
+    ses.create_configuration_set(ConfigurationSet={"Name": "marketing"})
+    assert ses.describe_configuration_set(ConfigurationSetName="marketing")["ConfigurationSet"] == {"Name": "marketing"}
+    assert sesv2.list_configuration_sets()["ConfigurationSets"] == ["marketing"]
+    assert ses.list_configuration_sets()["ConfigurationSets"] == [{"Name": "marketing"}]
+    with pytest.raises(ClientError) as excinfo:
+        ses.create_configuration_set(ConfigurationSet={"Name": "marketing"})
+    assert error_of(excinfo) == ("ConfigurationSetAlreadyExists", 400)
+    ses.delete_configuration_set(ConfigurationSetName="marketing")
+    for call in (ses.describe_configuration_set, ses.delete_configuration_set):
+        with pytest.raises(ClientError) as excinfo:
+            call(ConfigurationSetName="marketing")
+        assert error_of(excinfo) == ("ConfigurationSetDoesNotExist", 400)
+
+
+def test_the_outbox_records_the_configuration_set_and_the_path(ready, ses, pinpoint, control):
+    ready.create_configuration_set(ConfigurationSetName="marketing")
+    ready.send_email(FromEmailAddress=SENDER, Destination=TO, ConfigurationSetName="marketing",
+                     EmailTags=[{"Name": "campaign", "Value": "spring-2024"}],
+                     Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+    ses.send_email(Source=SENDER, Destination=TO, ConfigurationSetName="marketing",
+                   Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}})
+    pinpoint.send_email(FromEmailAddress=SENDER, Destination=TO,
+                        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
+    assert [(e["via"], e["configuration_set"], e["template"]) for e in outbox(control)] == [
+        ("api-pinpoint", None, None), ("api-v1", "marketing", None), ("api-v2", "marketing", None)]
+
+
+def test_create_email_identity_naming_an_unknown_set_creates_nothing(sesv2):
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.create_email_identity(EmailIdentity="example.com", ConfigurationSetName="ghost")
+    assert error_of(excinfo) == ("NotFoundException", 404)
+    assert sesv2.list_email_identities()["EmailIdentities"] == []
+    sesv2.create_configuration_set(ConfigurationSetName="real")
+    sesv2.create_email_identity(EmailIdentity="example.com", ConfigurationSetName="real")
+
+
+# --- tags ----------------------------------------------------------------------------------
+def test_identity_tags_are_stored_and_returned(sesv2, pinpoint):
+    tags = [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "mail"}]
+    sesv2.create_email_identity(EmailIdentity="example.com", Tags=tags)
+    assert sesv2.get_email_identity(EmailIdentity="example.com")["Tags"] == tags
+    assert pinpoint.get_email_identity(EmailIdentity="example.com")["Tags"] == tags
+    sesv2.delete_email_identity(EmailIdentity="example.com")
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    assert sesv2.get_email_identity(EmailIdentity="example.com")["Tags"] == []
+
+
+def test_invalid_identity_tags_create_nothing(sesv2):
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.create_email_identity(EmailIdentity="example.com", Tags=[{"Key": "", "Value": "v"}])
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert message(excinfo) == "The tag name must be specified."
+    assert sesv2.list_email_identities()["EmailIdentities"] == []
