@@ -33,6 +33,8 @@ SERVE_OPTIONS = [
     ("--smtp-relay", str, None, "HOST:PORT to deliver accepted mail to"),
     ("--region", str, "us-east-1", "region for requests without a signature"),
     ("--dns-timeout", float, 2.0, "seconds one MX lookup may take before it counts as TRANSIENT"),
+    ("--identity-verification", str, "instant", "instant (identities verified when created) or dns (domains "
+                                                "verified by their DKIM CNAMEs, addresses by a link)"),
     ("--smtp-port", port, 2587, "SES SMTP interface port, STARTTLS (0: any free port; off: none)"),
     ("--smtps-port", port, None, "SES SMTP interface port with implicit TLS (default off)"),
     ("--smtp-cert", str, None, "PEM certificate for SMTP TLS (default: self-signed, made next to --db)"),
@@ -92,7 +94,8 @@ def serve(args) -> int:
     options = Options(host=args.host, port=args.port, db=args.db, resolver=args.resolver, dns_port=args.dns_port,
                       check_interval=args.check_interval, pending_timeout=args.pending_timeout,
                       smtp_relay=args.smtp_relay, region=args.region,
-                      dns_timeout=args.dns_timeout, smtp_port=args.smtp_port, smtps_port=args.smtps_port,
+                      dns_timeout=args.dns_timeout, identity_verification=args.identity_verification,
+                      smtp_port=args.smtp_port, smtps_port=args.smtps_port,
                       smtp_cert=args.smtp_cert, smtp_key=args.smtp_key, auth=args.auth,
                       credentials=args.credentials)
     try:

@@ -38,6 +38,7 @@ class Options:
     smtp_relay: str | None = None
     region: str = "us-east-1"
     dns_timeout: float = 2.0
+    identity_verification: str = "instant"  # or "dns" (SPEC §12)
     threads: int = 16
     scheduler: bool = True
     smtp_port: int | None = None  # the SES SMTP interface; None: off (the CLI's default is 2587)
@@ -59,6 +60,8 @@ class Runtime:
 
         if options.check_interval <= 0 or options.pending_timeout <= 0:
             raise ValueError("--check-interval and --pending-timeout must be positive")
+        if options.identity_verification not in ("instant", "dns"):
+            raise ValueError("--identity-verification must be instant or dns")
         self.options = options
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
@@ -86,7 +89,8 @@ class Runtime:
             self.events.add_listener(log_event)
             simulator = Simulator(
                 self.store,
-                Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
+                Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout,
+                         identity_verification=options.identity_verification),
                 lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address, events=self.events,
             )
             self.simulator = simulator

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, replace
 
 from . import __version__, mail
-from .core import machine, names, rules, sending
+from .core import checks, machine, names, rules, sending, verdicts
 from .core import tags as tag_rules
 from .core.clock import MAX_ADVANCE, SimClock, rfc3339
 from .core.errors import (
@@ -33,7 +33,9 @@ from .core.errors import (
 )
 from .events import EventBus
 from .core.model import (
+    CHECK_VERIFICATION,
     BehaviorOnMxFailure,
+    HistoryEntry,
     Identity,
     IdentityType,
     LookupOutcome,
@@ -41,16 +43,27 @@ from .core.model import (
     MxLookup,
     Scope,
     Settings,
+    VerificationMethod,
     VerificationStatus,
 )
 from .mail import templates
 from .nameserver.zone import DuplicateRecordError
 from .ports import Lookup, Relay, Store, Zone
 
+VERIFICATION_MODES = ("instant", "dns")
+VERIFICATION_SENDER = "no-reply-aws@amazon.com"
+REGION_NAMES = {
+    "us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)", "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)", "eu-west-1": "Europe (Ireland)", "eu-west-2": "Europe (London)",
+    "eu-central-1": "Europe (Frankfurt)", "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)", "ap-northeast-1": "Asia Pacific (Tokyo)",
+}
+
 # Relay states of an outbox entry: "none" (not relayed), "pending", "delivered", "failed: <reason>".
 RELAY_NONE, RELAY_PENDING = "none", "pending"
 # How a message came in (the outbox entry's `via`).
 VIA_V2, VIA_PINPOINT, VIA_V1, VIA_SMTP = "api-v2", "api-pinpoint", "api-v1", "smtp"
+VIA_VERIFICATION = "verification"  # SES's own verification message to an email address (SPEC §12)
 MAX_BULK_ENTRIES = 50  # SES: up to 50 destinations per bulk call
 _NAMED_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # configuration set names (SES: 64 letters, digits, _ and -)
 
@@ -126,6 +139,21 @@ def _paged(rows: list, page_size: int, name_of) -> tuple[list, str | None]:
     return rows, base64.urlsafe_b64encode(name_of(rows[-1]).encode()).decode()
 
 
+def _due(kind: checks.CheckKind, config, now: float) -> bool:
+    due_at = kind.machine.due_at(config)
+    return due_at is not None and due_at <= now
+
+
+def _quota_recipients(attempt: "_Attempt") -> int:
+    """What a message counts toward the sending quota: its recipients (To + Cc + Bcc, SPEC §10);
+    SES's own verification messages count nothing."""
+    return 0 if attempt.entry.get("via") == VIA_VERIFICATION else len(attempt.composed.destinations)
+
+
+def _no_resolver() -> MxLookup:
+    return MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured")
+
+
 def _dkim_token() -> str:
     # 32 characters of lower-case base32, like the CNAME tokens SES hands out.
     return base64.b32encode(secrets.token_bytes(20)).decode().lower()
@@ -163,39 +191,120 @@ class Simulator:
 
     # --- identities ---------------------------------------------------------
     def create_identity(self, scope: Scope, raw_name: str, *, tags: list[dict] | None = None,
-                        configuration_set: str | None = None) -> Identity:
-        """A new (verified) identity; its tags are stored with it. A configuration set that
-        does not exist refuses the whole call: nothing is created."""
+                        configuration_set: str | None = None, link_base: str = "",
+                        method: VerificationMethod = VerificationMethod.DKIM) -> Identity:
+        """A new identity; its tags are stored with it. A configuration set that does not
+        exist refuses the whole call: nothing is created.
+
+        In the account's `instant` verification mode it is verified at once (SPEC §6); in
+        `dns` mode (§12) a domain starts PENDING and is checked through DNS (`method`: its
+        DKIM CNAMEs, or v1's TXT token), and an email address starts PENDING with a
+        verification message in the outbox whose link (under `link_base`) verifies it.
+        """
         tags = tag_rules.validate(tags, "Key", "Value")
         name, type_ = rules.validate_identity_name(raw_name)
         self._require_configuration_set(scope, configuration_set)
+        now = self.now()
         identity = Identity(
             account=scope.account, region=scope.region, name=name, type=type_,
-            verification_status=VerificationStatus.SUCCESS, created_at=self.now(),
+            verification_status=VerificationStatus.SUCCESS, created_at=now,
             dkim_tokens=tuple(_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
         )
+        history = []
+        if self.account_settings(scope)["identity_verification"] == "dns":
+            if type_ is IdentityType.DOMAIN:
+                check, entry = machine.start_verification(name, method, now, self.settings)
+                identity = replace(identity, verification=check, verification_status=check.status)
+                history.append(entry)
+            else:
+                identity = replace(identity, verification_status=VerificationStatus.PENDING,
+                                   verification_token=secrets.token_urlsafe(24))
+        message = self._verification_message(identity, link_base) if identity.verification_token else None
 
         def insert(tx) -> bool:
             if not self.store.insert_identity(tx, identity):
                 return False
             self.store.set_identity_tags(tx, scope.account, scope.region, name, tags)
+            self.store.add_history(tx, scope.account, scope.region, name, history)
             return True
 
         if not self.store.write(insert):
             raise AlreadyExistsException(f"Email identity <{name}> already exist.")  # sic, as AWS (SPEC §16)
-        self._publish("identity", action="created", account=scope.account, region=scope.region, identity=name)
+        self._publish("identity", action="created", account=scope.account, region=scope.region, identity=name,
+                      verification=identity.verification_status.value)
+        if message is not None:
+            self._commit(scope, [message])
         return identity
+
+    def _verification_message(self, identity: Identity, link_base: str) -> "_Attempt":
+        """The message SES sends an email address to verify it, holding the link that does."""
+        link = f"{link_base.rstrip('/')}/_sim/verify/{identity.verification_token}"
+        region = identity.region
+        simple = {
+            "Subject": {"Data": f"Amazon Web Services \u2013 Email Address Verification Request in region "
+                                f"{REGION_NAMES.get(region, region)}"},
+            "Body": {"Text": {"Data": (
+                "Dear Amazon Web Services Customer,\n\n"
+                f"We have received a request to authorize this email address for use with Amazon SES in region "
+                f"{REGION_NAMES.get(region, region)}. If you requested this verification, please go to the "
+                f"following URL to confirm that you are authorized to use this email address:\n\n{link}\n\n"
+                "Your request will not be processed unless you confirm the address using this URL. This link "
+                "expires 24 hours after your original verification request.\n\n"
+                "Sincerely,\nThe Amazon Web Services Team\n")}},
+        }
+        composed = self._composed_simple(VERIFICATION_SENDER, {"ToAddresses": [identity.name]}, simple, None,
+                                         mail.V2_MAX_MESSAGE_BYTES, mail.MAX_RECIPIENTS)
+        message_id = mail.new_message_id()
+        envelope_from = sending.default_mail_from(message_id, identity.region)
+        verdict = sending.Accepted(envelope_from, MailFromDecision.DEFAULT, "amazon.com", None, None,
+                                   "the verification message SES sends")
+        now = self.now()
+        entry = self._outbox_entry(Scope(identity.account, identity.region), message_id, now, composed, verdict,
+                                   envelope_from, MailFromDecision.DEFAULT,
+                                   {"via": VIA_VERIFICATION, "template": None, "configuration_set": None})
+        raw = mail.delivered_mime(composed, message_id, identity.region, now, envelope_from)
+        return _Attempt(message_id, composed, verdict, entry, raw)
+
+    def verify_email_link(self, token: str) -> Identity:
+        """Open an email address's verification link: it becomes verified (once)."""
+        identity = self.store.identity_with_token(token) if token else None
+        if identity is None:
+            raise SimNotFound("this verification link is not valid (or was used already)")
+        updated = replace(identity, verification_status=VerificationStatus.SUCCESS, verification_token=None)
+        entry = HistoryEntry(self.now(), identity.verification_status, VerificationStatus.SUCCESS, "LINK_OPENED",
+                             domain=identity.domain, detail="verification link opened", check=CHECK_VERIFICATION)
+
+        def verify(tx) -> bool:
+            if not self.store.update_check_if_unchanged(tx, CHECK_VERIFICATION, identity, updated):
+                return False
+            self.store.add_history(tx, identity.account, identity.region, identity.name, [entry])
+            return True
+
+        if not self.store.write(verify):
+            raise SimNotFound("this verification link is not valid (or was used already)")
+        self._publish("identity", action="verification", account=identity.account, region=identity.region,
+                      identity=identity.name, verification=VerificationStatus.SUCCESS.value)
+        return updated
+
+    def set_dkim_signing(self, scope: Scope, raw_name: str, enabled: object) -> Identity:
+        """PutEmailIdentityDkimAttributes: whether mail from the identity is signed with its own DKIM key."""
+        if not isinstance(enabled, bool):
+            raise BadRequestException("SigningEnabled must be true or false.")
+        identity = self.get_identity(scope, raw_name)
+        self.store.write(lambda tx: self.store.set_dkim_signing(tx, identity, enabled))
+        return replace(identity, dkim_signing_enabled=enabled)
 
     def identity_tags(self, identity: Identity) -> list[dict]:
         return self.store.identity_tags(identity.account, identity.region, identity.name)
 
-    def ensure_identity(self, scope: Scope, raw_name: str) -> Identity:
-        """The identity, created (verified) unless it exists: v1's Verify*Identity."""
+    def ensure_identity(self, scope: Scope, raw_name: str, link_base: str = "") -> Identity:
+        """The identity, created unless it exists: v1's Verify*Identity (a domain verifies
+        through its `_amazonses` TXT token in `dns` mode)."""
         found = self.find_identities(scope, [raw_name]).get(raw_name)
         if found is not None:
             return found
         try:
-            return self.create_identity(scope, raw_name)
+            return self.create_identity(scope, raw_name, link_base=link_base, method=VerificationMethod.TXT)
         except AlreadyExistsException:  # a concurrent Verify won the race
             return self.get_identity(scope, raw_name)
 
@@ -274,21 +383,20 @@ class Simulator:
                 for entry in self.store.history(scope.account, scope.region, identity.name)]
 
     # --- checks and time ----------------------------------------------------
-    def _apply_checks(self, work: list[tuple[Identity, MxLookup | None]], now: float,
+    def _apply_checks(self, work: list[tuple[checks.CheckKind, Identity, MxLookup | None]], now: float,
                       force: bool) -> list[dict]:
         """Commit each check's outcome with its history entries, unless a Put changed it meanwhile."""
         results: list[dict] = []
 
-        def apply(tx, chunk: list[tuple[Identity, MxLookup | None]]) -> None:
-            for seen, lookup in chunk:
-                config = seen.mail_from
-                assert config is not None
-                updated, entries = machine.catch_up(config, lookup, now, self.settings, force=force)
-                if not self.store.update_mail_from_if_unchanged(tx, seen, replace(seen, mail_from=updated)):
+        def apply(tx, chunk: list[tuple[checks.CheckKind, Identity, MxLookup | None]]) -> None:
+            for kind, seen, lookup in chunk:
+                config = kind.config(seen)
+                updated, entries = kind.machine.catch_up(config, lookup, now, self.settings, force=force)
+                if not self.store.update_check_if_unchanged(tx, kind.name, seen, kind.with_config(seen, updated)):
                     continue  # deleted or Put meanwhile: the new config is checked on its own schedule
                 self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
                 results.append({
-                    "identity": seen.name, "account": seen.account, "region": seen.region,
+                    "check": kind.name, "identity": seen.name, "account": seen.account, "region": seen.region,
                     "domain": config.domain, "from": config.status.value, "to": updated.status.value,
                     "lookup": lookup.to_dict() if lookup else None,
                     "transitions": [e.to_dict() for e in entries],
@@ -300,21 +408,40 @@ class Simulator:
         self._publish_checks(results)
         return results
 
-    def _lookups_for(self, identities: list[Identity], now: float, force: bool) -> list[tuple[Identity, MxLookup | None]]:
-        """Look up each configuration that needs it, one lookup per (domain, region), all at once."""
-        wanted: dict[tuple[str, str], None] = {}
-        for identity in identities:
-            config = identity.mail_from
-            if config is not None and machine.needs_lookup(config, now, force):
-                wanted[(config.domain, identity.region)] = None
-        keys = list(wanted)
-        answers = dict(zip(keys, self._lookup_all(keys))) if keys else {}
-        return [(i, answers.get((i.mail_from.domain, i.region))) for i in identities if i.mail_from is not None]
+    def _lookups_for(self, identities: list[Identity], now: float,
+                     force: bool) -> list[tuple[checks.CheckKind, Identity, MxLookup | None]]:
+        """Every configuration of every kind among `identities`, with its lookup when a check is due
+        (all of a kind's lookups at once, pipelined; one MX lookup per (domain, region))."""
+        work = [(kind, identity) for kind in checks.KINDS for identity in identities
+                if kind.config(identity) is not None and (force or _due(kind, kind.config(identity), now))]
+        due = [(kind, identity) for kind, identity in work
+               if kind.machine.needs_lookup(kind.config(identity), now, force)]
+        answers = self._mx_lookups([i for kind, i in due if kind is checks.MAIL_FROM])
+        answers.update(self._verification_lookups([i for kind, i in due if kind is checks.VERIFICATION]))
+        return [(kind, identity, answers.get((kind.name, identity.account, identity.region, identity.name)))
+                for kind, identity in work]
 
-    def _lookup_all(self, keys: list[tuple[str, str]]) -> list[MxLookup]:
+    def _mx_lookups(self, identities: list[Identity]) -> dict[tuple, MxLookup]:
+        keys = list(dict.fromkeys((i.mail_from.domain, i.region) for i in identities))
         if self.lookup is None:
-            return [MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured") for _ in keys]
-        return self.lookup.lookup_many(keys)  # pipelined: far cheaper than a thread per lookup
+            found = {key: _no_resolver() for key in keys}
+        else:
+            found = dict(zip(keys, self.lookup.lookup_many(keys)))  # pipelined: far cheaper than a thread each
+        return {(checks.MAIL_FROM.name, i.account, i.region, i.name): found[(i.mail_from.domain, i.region)]
+                for i in identities}
+
+    def _verification_lookups(self, identities: list[Identity]) -> dict[tuple, MxLookup]:
+        questions = {i.name: verdicts.verification_questions(i.verification.domain, i.verification.method,
+                                                             i.dkim_tokens, rules.verification_token(i))
+                     for i in identities}
+        asked = list(dict.fromkeys(q for qs in questions.values() for q in qs))
+        if self.lookup is None:
+            return {(checks.VERIFICATION.name, i.account, i.region, i.name): _no_resolver() for i in identities}
+        facts = dict(zip(asked, self.lookup.resolve_many(asked))) if asked else {}
+        return {(checks.VERIFICATION.name, i.account, i.region, i.name): verdicts.verification_verdict(
+                    i.verification.method, i.dkim_tokens, rules.verification_token(i),
+                    [facts[q] for q in questions[i.name]])
+                for i in identities}
 
     def run_due(self, now: float | None = None) -> list[dict]:
         """Run every check and deadline due by `now` (the scheduler's tick and the clock's advance)."""
@@ -329,7 +456,7 @@ class Simulator:
         """Check now, whether due or not: every active configuration of the scope, or one identity's."""
         if raw_name is not None:
             identities = [self.get_identity(scope, raw_name)]
-            if identities[0].mail_from is None:
+            if not any(kind.config(identities[0]) is not None for kind in checks.KINDS):
                 raise ValidationError(f"identity {identities[0].name} has no MAIL FROM domain set")
         else:
             identities = self.store.configured_identities(scope.account, scope.region)
@@ -445,7 +572,8 @@ class Simulator:
         recorded = [(a, self._relay_state(a)) for a in attempts if a.entry is not None]
         if not recorded:
             return
-        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw) for a, relay in recorded])
+        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw, _quota_recipients(a))
+                                     for a, relay in recorded])
         for attempt, relay in recorded:
             accepted = isinstance(attempt.verdict, sending.Accepted)
             self._publish("sent" if accepted else "rejected", **attempt.entry, relay=relay)
@@ -634,20 +762,28 @@ class Simulator:
 
     # --- account settings -----------------------------------------------------
     def account_settings(self, scope: Scope) -> dict:
-        return {"sandbox": False, **self.store.account_settings(scope.account, scope.region)}
+        return {"sandbox": False, "identity_verification": self.settings.identity_verification,
+                **self.store.account_settings(scope.account, scope.region)}
 
-    def set_account_settings(self, scope: Scope, sandbox: object) -> dict:
-        if not isinstance(sandbox, bool):
+    def set_account_settings(self, scope: Scope, sandbox: object = None, identity_verification: object = None) -> dict:
+        """Sandbox on or off; identity verification `instant` or `dns` (for identities created from now on)."""
+        if sandbox is None and identity_verification is None:
+            raise ValidationError("give sandbox (true or false) and/or identity_verification (instant or dns)")
+        if sandbox is not None and not isinstance(sandbox, bool):
             raise ValidationError("sandbox must be true or false")
-        settings = {**self.account_settings(scope), "sandbox": sandbox}
+        if identity_verification is not None and identity_verification not in VERIFICATION_MODES:
+            raise ValidationError("identity_verification must be instant or dns")
+        changes = {"sandbox": sandbox, "identity_verification": identity_verification}
+        settings = {**self.account_settings(scope), **{k: v for k, v in changes.items() if v is not None}}
         self.store.write(lambda tx: self.store.save_account_settings(tx, scope.account, scope.region, settings))
         return settings
 
     def account_summary(self, scope: Scope) -> dict:
         """Sandbox flag and send quota, as GetAccount and GetSendQuota report them."""
-        sandbox = self.account_settings(scope)["sandbox"]
+        settings = self.account_settings(scope)
+        sandbox = settings["sandbox"]
         return {
-            "sandbox": sandbox,
+            "sandbox": sandbox, "identity_verification": settings["identity_verification"],
             "max_24_hour_send": 200.0 if sandbox else 50000.0,
             "max_send_rate": 1.0 if sandbox else 14.0,
             "sent_last_24_hours": float(self.store.count_sent_since(scope.account, scope.region, self.now() - 86400,

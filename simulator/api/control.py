@@ -119,7 +119,16 @@ def get_account():
 
 @bp.put("/account")
 def put_account():
-    return ok(sim().set_account_settings(sim_scope(), body().get("sandbox")))
+    data = body()
+    return ok(sim().set_account_settings(sim_scope(), data.get("sandbox"), data.get("identity_verification")))
+
+
+@bp.get("/verify/<token>")
+def verify(token: str):
+    """The link in an email address's verification message (SPEC §12): opening it verifies."""
+    identity = sim().verify_email_link(token)
+    return ok({"identity": identity.name, "account": identity.account, "region": identity.region,
+               "status": identity.verification_status.value})
 
 
 @bp.get("/dns/records")

@@ -262,14 +262,14 @@ def verify_domain_identity(params: dict) -> dict:
     domain = params["Domain"]
     if "@" in domain:
         raise InvalidParameterValue(f"Invalid domain name {domain}.")
-    return {"VerificationToken": rules.verification_token(sim().ensure_identity(scope(), domain))}
+    return {"VerificationToken": rules.verification_token(sim().ensure_identity(scope(), domain, request.host_url))}
 
 
 def verify_email_identity(params: dict) -> dict:
     address = params["EmailAddress"]
     if "@" not in address:
         raise InvalidParameterValue(f"Invalid email address {address}.")
-    sim().ensure_identity(scope(), address)
+    sim().ensure_identity(scope(), address, request.host_url)
     return {}
 
 

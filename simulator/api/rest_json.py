@@ -50,7 +50,8 @@ def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2")):
 
 def dkim_attributes(identity: Identity) -> dict:
     if identity.type is IdentityType.DOMAIN:
-        return {"SigningEnabled": True, "Status": "SUCCESS", "Tokens": list(identity.dkim_tokens),
+        return {"SigningEnabled": identity.dkim_signing_enabled, "Status": identity.dkim_status.value,
+                "Tokens": list(identity.dkim_tokens),
                 "SigningAttributesOrigin": "AWS_SES", "NextSigningKeyLength": "RSA_2048_BIT",
                 "CurrentSigningKeyLength": "RSA_2048_BIT", "LastKeyGenerationTimestamp": identity.created_at}
     # An email address as live AWS shows it: no Tokens, a 1024-bit next key (SPEC §16).
@@ -69,7 +70,8 @@ def _string(body: dict, key: str, required: bool = False) -> str | None:
 def create_email_identity(api: str):
     body = json_body()
     identity = sim().create_identity(scope(), _string(body, "EmailIdentity", required=True), tags=body.get("Tags"),
-                                     configuration_set=_string(body, "ConfigurationSetName"))
+                                     configuration_set=_string(body, "ConfigurationSetName"),
+                                     link_base=request.host_url)
     payload = {"IdentityType": identity.type.value, "VerifiedForSendingStatus": identity.verified}
     if identity.type is IdentityType.DOMAIN:  # an email address's create answer has none (SPEC §16)
         payload["DkimAttributes"] = dkim_attributes(identity)
@@ -98,6 +100,12 @@ def get_email_identity(api: str, identity: str):
 @_route("/identities/<path:identity>", ["DELETE"], "delete_email_identity")
 def delete_email_identity(api: str, identity: str):
     sim().delete_identity(scope(), identity)
+    return json_response({})
+
+
+@_route("/identities/<path:identity>/dkim", ["PUT"], "put_dkim_attributes")
+def put_email_identity_dkim_attributes(api: str, identity: str):
+    sim().set_dkim_signing(scope(), identity, json_body().get("SigningEnabled", False))
     return json_response({})
 
 

@@ -1,6 +1,8 @@
-"""The MAIL FROM state machine: the only place that decides a configuration's status.
+"""The state machines of the DNS-driven checks: the only place that decides a status.
 
-TRANSITIONS below is SPEC §4's table as data, read top to bottom; the
+TRANSITIONS below is SPEC §4's MAIL FROM table as data, read top to bottom; an
+identity's verification through DNS (SPEC §12) runs on the same table over the
+verification statuses (VERIFICATION), on the same engine (CheckMachine). The
 `transitions` library enforces it (auto_transitions=False, so nothing bypasses
 the table) and the README's diagram is generated from it (`mermaid_diagram`).
 Deadlines and check times are set here too, so a status and its timers always
@@ -15,12 +17,17 @@ from dataclasses import replace
 from transitions import Machine, MachineError
 
 from .model import (
+    CHECK_MAIL_FROM,
+    CHECK_VERIFICATION,
     HistoryEntry,
     LookupOutcome,
     MailFromConfig,
     MailFromStatus,
     MxLookup,
     Settings,
+    VerificationCheck,
+    VerificationMethod,
+    VerificationStatus,
 )
 
 PENDING = MailFromStatus.PENDING
@@ -87,7 +94,8 @@ class CheckMachine:
     lookup outcomes FOUND, MISSING and TRANSIENT are events, with EXPIRE and RESTART.
     """
 
-    def __init__(self, table: dict, checked: frozenset, with_deadline: frozenset, initial):
+    def __init__(self, name: str, table: dict, checked: frozenset, with_deadline: frozenset, initial):
+        self.name = name  # what history entries call this check
         self.table = table
         self.checked = checked
         self.with_deadline = with_deadline
@@ -150,7 +158,7 @@ class CheckMachine:
             last_lookup=lookup if lookup is not None else (None if event == RESTART else config.last_lookup),
         )
         entry = HistoryEntry(now, config.status, new_status, event, domain=config.domain, lookup=lookup,
-                             detail=detail)
+                             detail=detail, check=self.name)
         return updated, entry
 
     def needs_lookup(self, config, now: float, force: bool = False) -> bool:
@@ -210,11 +218,38 @@ class CheckMachine:
         return "\n".join(lines)
 
 
-MAIL_FROM = CheckMachine(TRANSITIONS, CHECKED, WITH_DEADLINE, PENDING)
+MAIL_FROM = CheckMachine(CHECK_MAIL_FROM, TRANSITIONS, CHECKED, WITH_DEADLINE, PENDING)
+
+
+# An identity's verification through DNS (SPEC §12, `dns` mode) is a second kind of
+# check on the same engine: the same table over the verification statuses.
+def _same_table(status_type) -> dict:
+    def s(state):
+        return status_type(state.value)
+    return {s(src): {event: s(dst) for event, dst in row.items()} for src, row in TRANSITIONS.items()}
+
+
+VERIFICATION_TRANSITIONS: dict[VerificationStatus, dict[str, VerificationStatus]] = _same_table(VerificationStatus)
+VERIFICATION = CheckMachine(
+    CHECK_VERIFICATION, VERIFICATION_TRANSITIONS,
+    frozenset(VerificationStatus(s.value) for s in CHECKED),
+    frozenset(VerificationStatus(s.value) for s in WITH_DEADLINE),
+    VerificationStatus.PENDING,
+)
+MACHINES = {machine.name: machine for machine in (MAIL_FROM, VERIFICATION)}
 
 
 def next_status(status: MailFromStatus, event: str) -> MailFromStatus:
     return MAIL_FROM.next_status(status, event)
+
+
+def start_verification(domain: str, method: VerificationMethod, now: float,
+                       settings: Settings) -> tuple[VerificationCheck, HistoryEntry]:
+    """A fresh DNS verification of a domain identity: PENDING with a new deadline."""
+    check = VerificationCheck(domain, method, VerificationStatus.PENDING, now, now + settings.pending_timeout,
+                              now + settings.check_interval)
+    return check, HistoryEntry(now, None, VerificationStatus.PENDING, RESTART, domain=domain,
+                               detail=f"verification started ({method.value})", check=CHECK_VERIFICATION)
 
 
 def start(domain: str, now: float, settings: Settings) -> tuple[MailFromConfig, HistoryEntry]:
@@ -238,3 +273,9 @@ due_at = MAIL_FROM.due_at
 def mermaid_diagram() -> str:
     """The MAIL FROM state diagram, drawn from TRANSITIONS, for the README."""
     return MAIL_FROM.mermaid("PUT with a domain", {FAILED.value: "no checks until the next PUT"})
+
+
+def verification_mermaid_diagram() -> str:
+    """The identity verification diagram (dns mode), drawn from its table, for the README."""
+    return VERIFICATION.mermaid("identity created (dns mode)",
+                                {"FAILED": "no checks until verified again (VerifyDomainIdentity)"})

@@ -152,6 +152,31 @@ class MailFromConfig:
     last_lookup: MxLookup | None = None  # the latest check's result, for history de-duplication
 
 
+class VerificationMethod(StrEnum):
+    """How an identity proves it is its owner's (SPEC §12, `dns` verification mode)."""
+
+    DKIM = "dkim"  # a domain: its three Easy DKIM CNAMEs resolve (SES v2)
+    TXT = "txt"  # a domain: TXT _amazonses.<domain> holds the token (v1 VerifyDomainIdentity)
+    LINK = "link"  # an email address: its owner opens the link in the verification message
+
+
+@dataclass(frozen=True)
+class VerificationCheck:
+    """A domain identity's verification through DNS and where its state machine stands.
+
+    The same fields as MailFromConfig, so one check engine drives both; `status`
+    is the identity's verification status while the check exists.
+    """
+
+    domain: str
+    method: VerificationMethod
+    status: VerificationStatus
+    status_since: float
+    deadline: float | None
+    next_check_at: float | None
+    last_lookup: MxLookup | None = None
+
+
 @dataclass(frozen=True)
 class Scope:
     """Who is asking: state is isolated per (account, region), like AWS."""
@@ -171,6 +196,17 @@ class Identity:
     dkim_tokens: tuple[str, ...]
     behavior: BehaviorOnMxFailure = BehaviorOnMxFailure.USE_DEFAULT_VALUE
     mail_from: MailFromConfig | None = None
+    verification: VerificationCheck | None = None  # a DNS verification under way (or done)
+    verification_token: str | None = None  # an email address's link token until it is opened
+    dkim_signing_enabled: bool = True  # PutEmailIdentityDkimAttributes SigningEnabled
+
+    @property
+    def dkim_status(self) -> VerificationStatus:
+        """Easy DKIM's status: a domain's follows its verification (SES verifies a v2 domain
+        through its DKIM records); an email address has no DKIM of its own."""
+        if self.type is IdentityType.DOMAIN:
+            return self.verification_status
+        return VerificationStatus.NOT_STARTED
 
     @property
     def domain(self) -> str:
@@ -182,20 +218,27 @@ class Identity:
         return self.verification_status is VerificationStatus.SUCCESS
 
 
+CHECK_MAIL_FROM = "mail_from"
+CHECK_VERIFICATION = "verification"
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One recorded transition (or noteworthy check) of a MAIL FROM configuration."""
+    """One recorded transition (or noteworthy check) of a MAIL FROM configuration or of
+    an identity's verification (`check`)."""
 
     at: float
-    from_status: MailFromStatus | None
-    to_status: MailFromStatus | None
+    from_status: MailFromStatus | VerificationStatus | None
+    to_status: MailFromStatus | VerificationStatus | None
     event: str
     domain: str | None = None
     lookup: MxLookup | None = None
     detail: str | None = None
+    check: str = CHECK_MAIL_FROM
 
     def to_dict(self) -> dict:
         return {
+            "check": self.check,
             "at": self.at,
             "from": self.from_status.value if self.from_status else None,
             "to": self.to_status.value if self.to_status else None,
@@ -214,9 +257,11 @@ class HistoryEntry:
         lookup = None
         if d.get("outcome"):
             lookup = MxLookup(LookupOutcome(d["outcome"]), tuple(d.get("answers") or ()), d.get("error"), d.get("spf"))
-        return cls(d["at"], MailFromStatus(d["from"]) if d.get("from") else None,
-                   MailFromStatus(d["to"]) if d.get("to") else None, d["event"], d.get("domain"), lookup,
-                   d.get("detail"))
+        check = d.get("check", CHECK_MAIL_FROM)
+        status = VerificationStatus if check == CHECK_VERIFICATION else MailFromStatus
+        return cls(d["at"], status(d["from"]) if d.get("from") else None,
+                   status(d["to"]) if d.get("to") else None, d["event"], d.get("domain"), lookup,
+                   d.get("detail"), check)
 
 
 @dataclass(frozen=True)
@@ -225,3 +270,4 @@ class Settings:
 
     check_interval: float = 60.0
     pending_timeout: float = 259200.0
+    identity_verification: str = "instant"  # the default mode of every account: instant or dns

@@ -8,12 +8,12 @@ check, all over the same facts type. Pure: no dnspython, no sockets.
 - `mx_verdict`: the custom MAIL FROM domain's MX check;
 - `spf_advice`: the SPF TXT shown alongside it (advice, never a verdict);
 - `records_to_publish`: what the user is told to publish.
-A later check (Easy DKIM CNAMEs, the `_amazonses` TXT token) is one more
-function here over the `cname` / `txt` of its queries' facts.
+- `verification_questions` / `verification_verdict`: an identity's verification
+  through DNS (SPEC §12): its three Easy DKIM CNAMEs, or v1's `_amazonses` TXT token.
 """
 from __future__ import annotations
 
-from .model import DnsFacts, DnsStatus, LookupOutcome, MxLookup
+from .model import DnsFacts, DnsStatus, LookupOutcome, MxLookup, VerificationMethod
 from .names import normalize_domain
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "mx_verdict",
     "records_to_publish",
     "spf_advice",
+    "verification_questions",
+    "verification_verdict",
     "wants_spf",
 ]
 
@@ -88,3 +90,54 @@ def spf_advice(facts: DnsFacts | None) -> str | None:
         return None
     found = [text for text in facts.txt if text.lower() == "v=spf1" or text.lower().startswith("v=spf1 ")]
     return min(found) if found else None  # several SPF records are an error anyway; be deterministic
+
+
+def dkim_target(token: str) -> str:
+    """Where SES wants `<token>._domainkey.<domain>` to point."""
+    return f"{token}.dkim.amazonses.com"
+
+
+def verification_questions(domain: str, method: VerificationMethod, tokens: tuple[str, ...],
+                           txt_token: str | None) -> list[tuple[str, str]]:
+    """The DNS queries (name, type) whose facts decide a domain's verification."""
+    if method is VerificationMethod.TXT:
+        return [(f"_amazonses.{domain}", "TXT")]
+    return [(f"{token}._domainkey.{domain}", "CNAME") for token in tokens]
+
+
+def verification_verdict(method: VerificationMethod, tokens: tuple[str, ...], txt_token: str | None,
+                         answers: list[DnsFacts]) -> MxLookup:
+    """FOUND when every record SES asks for is there; TRANSIENT when any query failed to
+    say; MISSING otherwise. `answers` are the facts of `verification_questions`, in order."""
+    seen: list[str] = []
+    missing: list[str] = []
+    for i, facts in enumerate(answers):
+        if facts.status is DnsStatus.ANSWER:
+            if method is VerificationMethod.TXT:
+                seen += [f'"{text}"' for text in facts.txt]
+                if txt_token not in facts.txt:
+                    missing.append(f"TXT {facts.name} does not hold the verification token")
+            else:
+                wanted = dkim_target(tokens[i])
+                seen += [f"{facts.name} CNAME {target}" for target in facts.cname]
+                if [t.rstrip(".") for t in facts.cname] != [wanted]:
+                    missing.append(f"{facts.name} points to {', '.join(facts.cname)}, expected {wanted}")
+        elif facts.status is DnsStatus.NXDOMAIN:
+            missing.append(f"NXDOMAIN: {facts.name} does not exist")
+        elif facts.status is DnsStatus.NODATA:
+            missing.append(f"no {facts.rdtype} record at {facts.name} (NOERROR, no data)")
+        elif facts.status is DnsStatus.BAD_NAME:
+            missing.append(facts.error or f"{facts.name} is not a valid name")
+        else:
+            return MxLookup(TRANSIENT, tuple(seen), facts.error or f"{facts.name}: {facts.status.value}")
+    if missing:
+        return MxLookup(MISSING, tuple(seen), "; ".join(missing))
+    return MxLookup(FOUND, tuple(seen), None)
+
+
+def verification_records(domain: str, method: VerificationMethod, tokens: tuple[str, ...],
+                         txt_token: str | None) -> list[str]:
+    """What the user is told to publish to verify the domain, as zone-file lines."""
+    if method is VerificationMethod.TXT:
+        return [f'_amazonses.{domain}. TXT "{txt_token}"']
+    return [f"{token}._domainkey.{domain}. CNAME {dkim_target(token)}." for token in tokens]

@@ -145,6 +145,43 @@ class MxResolver:
 
     # --- many at once ------------------------------------------------------------------
 
+    def resolve_many(self, questions: list[tuple[str, str]]) -> list[DnsFacts]:
+        """The facts of each (name, record type) query, in the same order. Never raises.
+
+        Any kind of check asks through here (the MX check has its own `lookup_many`,
+        which follows each MX answer with its SPF query): pipelined over one UDP
+        socket with one nameserver, a few threads with the system resolver.
+        """
+        results: list[DnsFacts | None] = [None] * len(questions)
+        asks: list[tuple[int, dns.name.Name, int]] = []
+        for index, (name, rdtype_text) in enumerate(questions):
+            try:
+                rdtype = dns.rdatatype.from_text(rdtype_text)
+                qname = self._qname(name)
+            except Exception as error:
+                results[index] = facts.failed(error, str(rdtype_text))
+                continue
+            if isinstance(qname, DnsFacts):
+                results[index] = DnsFacts(qname.name, rdtype_text, qname.status, error=qname.error)
+            else:
+                asks.append((index, qname, rdtype))
+        if asks and self.nameserver is not None and self._config_error is None \
+                and pipeline.Pipeline.supports(self._resolver):
+            try:
+                with self._batch_lock:
+                    engine = pipeline.Pipeline(self._resolver)
+                    for index, qname, rdtype in asks:
+                        engine.submit(qname, rdtype, self.timeout,
+                                      lambda found, _started, index=index: results.__setitem__(index, found))
+                    engine.run()
+            except Exception:  # an engine bug must not cost the sweep: the rest go one by one
+                log.exception("pipelined queries failed; falling back to one query per name")
+        for index, qname, rdtype in asks:
+            if results[index] is None:
+                results[index] = self._resolve(qname, rdtype, self.timeout)
+        return results  # type: ignore[return-value]
+
+
     def lookup_many(self, items: list[tuple[str, str]], *, check_spf: bool = True) -> list[MxLookup]:
         """`lookup` of each (mail_from_domain, region), results in the same order. Never raises.
 

@@ -17,6 +17,8 @@ from typing import Callable, Iterator, TypeVar
 
 from ..core import machine
 from ..core.model import (
+    CHECK_MAIL_FROM,
+    CHECK_VERIFICATION,
     BehaviorOnMxFailure,
     HistoryEntry,
     Identity,
@@ -25,6 +27,8 @@ from ..core.model import (
     MailFromConfig,
     MailFromStatus,
     MxLookup,
+    VerificationCheck,
+    VerificationMethod,
     VerificationStatus,
 )
 
@@ -37,6 +41,8 @@ CREATE TABLE IF NOT EXISTS identities (
     dkim_tokens TEXT NOT NULL, behavior TEXT NOT NULL,
     mf_domain TEXT, mf_status TEXT, mf_status_since REAL, mf_deadline REAL,
     mf_next_check_at REAL, mf_last_lookup TEXT, mf_due_at REAL,
+    v_method TEXT, v_status_since REAL, v_deadline REAL, v_next_check_at REAL, v_last_lookup TEXT, v_due_at REAL,
+    verify_token TEXT, dkim_signing INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (account, region, name)
 );
 CREATE TABLE IF NOT EXISTS history (
@@ -80,19 +86,39 @@ CREATE TABLE IF NOT EXISTS identity_tags (
 # Indexes on columns a database made by an earlier version may lack until _migrate adds them.
 INDEXES = """
 CREATE INDEX IF NOT EXISTS identities_due ON identities (mf_due_at);
+CREATE INDEX IF NOT EXISTS identities_verification_due ON identities (v_due_at);
+CREATE INDEX IF NOT EXISTS identities_verify_token ON identities (verify_token) WHERE verify_token IS NOT NULL;
 CREATE INDEX IF NOT EXISTS outbox_quota ON outbox (account, region, sent_at, decision, recipients);
 """
 
 _IDENTITY_FIELDS = (
     "account", "region", "name", "type", "verification_status", "created_at", "dkim_tokens", "behavior",
     "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at", "mf_last_lookup", "mf_due_at",
+    "v_method", "v_status_since", "v_deadline", "v_next_check_at", "v_last_lookup", "v_due_at",
+    "verify_token", "dkim_signing",
 )
+# Columns an earlier version's database may lack, added by Store._migrate.
+_ADDED_COLUMNS = {
+    "mf_due_at": "REAL", "v_method": "TEXT", "v_status_since": "REAL", "v_deadline": "REAL",
+    "v_next_check_at": "REAL", "v_last_lookup": "TEXT", "v_due_at": "REAL", "verify_token": "TEXT",
+    "dkim_signing": "INTEGER NOT NULL DEFAULT 1",
+}
 _IDENTITY_COLUMNS = ", ".join(_IDENTITY_FIELDS)
 # What a Put or a check changes, and what a compare-and-set compares (mf_last_lookup only
 # de-duplicates history, so a check that differs only there is no conflict).
-_MAIL_FROM_FIELDS = ("behavior", "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at",
-                     "mf_last_lookup", "mf_due_at")
-_COMPARED_FIELDS = ("behavior", "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at")
+# Per kind of check: (the columns a Put or a check writes, the columns a compare-and-set compares).
+_CHECK_FIELDS = {
+    CHECK_MAIL_FROM: (
+        ("behavior", "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at",
+         "mf_last_lookup", "mf_due_at"),
+        ("behavior", "mf_domain", "mf_status", "mf_status_since", "mf_deadline", "mf_next_check_at"),
+    ),
+    CHECK_VERIFICATION: (
+        ("verification_status", "v_method", "v_status_since", "v_deadline", "v_next_check_at", "v_last_lookup",
+         "v_due_at", "verify_token"),
+        ("verification_status", "v_method", "v_status_since", "v_deadline", "v_next_check_at", "verify_token"),
+    ),
+}
 
 
 def _lookup_to_json(lookup: MxLookup | None) -> str | None:
@@ -118,7 +144,18 @@ def _identity_values(identity: Identity) -> dict:
         "mf_next_check_at": mf.next_check_at if mf else None,
         "mf_last_lookup": _lookup_to_json(mf.last_lookup) if mf else None,
         "mf_due_at": machine.due_at(mf) if mf else None,
+        **_verification_values(identity.verification),
+        "verify_token": identity.verification_token, "dkim_signing": int(identity.dkim_signing_enabled),
     }
+
+
+def _verification_values(check: VerificationCheck | None) -> dict:
+    if check is None:
+        return dict.fromkeys(("v_method", "v_status_since", "v_deadline", "v_next_check_at", "v_last_lookup",
+                              "v_due_at"))
+    return {"v_method": check.method.value, "v_status_since": check.status_since, "v_deadline": check.deadline,
+            "v_next_check_at": check.next_check_at, "v_last_lookup": _lookup_to_json(check.last_lookup),
+            "v_due_at": machine.VERIFICATION.due_at(check)}
 
 
 def _identity_from_row(row: sqlite3.Row) -> Identity:
@@ -129,11 +166,21 @@ def _identity_from_row(row: sqlite3.Row) -> Identity:
             deadline=row["mf_deadline"], next_check_at=row["mf_next_check_at"],
             last_lookup=_lookup_from_json(row["mf_last_lookup"]),
         )
+    verification_status = VerificationStatus(row["verification_status"])
+    verification = None
+    if row["v_method"] is not None:
+        name = row["name"]
+        verification = VerificationCheck(
+            domain=name.rsplit("@", 1)[-1], method=VerificationMethod(row["v_method"]), status=verification_status,
+            status_since=row["v_status_since"], deadline=row["v_deadline"], next_check_at=row["v_next_check_at"],
+            last_lookup=_lookup_from_json(row["v_last_lookup"]),
+        )
     return Identity(
         account=row["account"], region=row["region"], name=row["name"], type=IdentityType(row["type"]),
-        verification_status=VerificationStatus(row["verification_status"]), created_at=row["created_at"],
+        verification_status=verification_status, created_at=row["created_at"],
         dkim_tokens=tuple(json.loads(row["dkim_tokens"])), behavior=BehaviorOnMxFailure(row["behavior"]),
-        mail_from=mail_from,
+        mail_from=mail_from, verification=verification, verification_token=row["verify_token"],
+        dkim_signing_enabled=bool(row["dkim_signing"]),
     )
 
 
@@ -174,8 +221,10 @@ class Store:
     def _migrate(conn: sqlite3.Connection) -> None:
         """Bring a database made by an earlier version up to this schema."""
         columns = {row["name"] for row in conn.execute("PRAGMA table_info(identities)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in columns:
+                conn.execute(f"ALTER TABLE identities ADD COLUMN {column} {kind}")
         if "mf_due_at" not in columns:
-            conn.execute("ALTER TABLE identities ADD COLUMN mf_due_at REAL")
             conn.execute("DROP INDEX IF EXISTS identities_next_check")
             conn.execute("DROP INDEX IF EXISTS identities_deadline")
             rows = conn.execute(f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_domain IS NOT NULL").fetchall()
@@ -319,7 +368,10 @@ class Store:
 
     @staticmethod
     def set_verification(conn: sqlite3.Connection, identity: Identity, status: VerificationStatus) -> None:
-        conn.execute("UPDATE identities SET verification_status=? WHERE account=? AND region=? AND name=?",
+        """Set the status by hand (/_sim): any DNS verification or pending link stops there."""
+        conn.execute("UPDATE identities SET verification_status=?, v_method=NULL, v_status_since=NULL, "
+                     "v_deadline=NULL, v_next_check_at=NULL, v_last_lookup=NULL, v_due_at=NULL, verify_token=NULL "
+                     "WHERE account=? AND region=? AND name=?",
                      (status.value, identity.account, identity.region, identity.name))
 
     @staticmethod
@@ -333,19 +385,35 @@ class Store:
         return cursor.rowcount == 1
 
     @staticmethod
-    def update_mail_from_if_unchanged(conn: sqlite3.Connection, seen: Identity, updated: Identity) -> bool:
-        """Write `updated`'s behaviour and MAIL FROM configuration only if the stored ones are
-        still those of `seen`: a compare-and-set, so rules run outside the write lock and a
-        Put, a delete or a check that came in between is never overwritten."""
+    def update_check_if_unchanged(conn: sqlite3.Connection, check: str, seen: Identity, updated: Identity) -> bool:
+        """Write what `check` (a Put or a check of that kind) changed in `updated`, only if the
+        stored values are still those of `seen`: a compare-and-set, so rules run outside the
+        write lock and a Put, a delete or a check that came in between is never overwritten."""
+        written, compared = _CHECK_FIELDS[check]
         old, new = _identity_values(seen), _identity_values(updated)
         cursor = conn.execute(
-            f"UPDATE identities SET {', '.join(f'{f}=:new_{f}' for f in _MAIL_FROM_FIELDS)} "
+            f"UPDATE identities SET {', '.join(f'{f}=:new_{f}' for f in written)} "
             "WHERE account=:account AND region=:region AND name=:name AND "
-            + " AND ".join(f"{f} IS :old_{f}" for f in _COMPARED_FIELDS),
+            + " AND ".join(f"{f} IS :old_{f}" for f in compared),
             {"account": seen.account, "region": seen.region, "name": seen.name,
-             **{f"new_{f}": new[f] for f in _MAIL_FROM_FIELDS}, **{f"old_{f}": old[f] for f in _COMPARED_FIELDS}},
+             **{f"new_{f}": new[f] for f in written}, **{f"old_{f}": old[f] for f in compared}},
         )
         return cursor.rowcount == 1
+
+    @classmethod
+    def update_mail_from_if_unchanged(cls, conn: sqlite3.Connection, seen: Identity, updated: Identity) -> bool:
+        return cls.update_check_if_unchanged(conn, CHECK_MAIL_FROM, seen, updated)
+
+    @staticmethod
+    def set_dkim_signing(conn: sqlite3.Connection, identity: Identity, enabled: bool) -> None:
+        conn.execute("UPDATE identities SET dkim_signing=? WHERE account=? AND region=? AND name=?",
+                     (int(enabled), identity.account, identity.region, identity.name))
+
+    def identity_with_token(self, token: str) -> Identity | None:
+        row = self.conn.execute(f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE verify_token=?",
+                                (token,)).fetchone()
+        return _identity_from_row(row) if row else None
+
 
     @staticmethod
     def delete_identity(conn: sqlite3.Connection, account: str, region: str, name: str) -> None:
@@ -353,12 +421,13 @@ class Store:
 
     def due_identities(self, now: float, limit: int = 100000) -> list[Identity]:
         rows = self.conn.execute(
-            f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_due_at <= ? LIMIT ?", (now, limit),
+            f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_due_at <= ? "
+            f"UNION SELECT {_IDENTITY_COLUMNS} FROM identities WHERE v_due_at <= ? LIMIT ?", (now, now, limit),
         ).fetchall()
         return [_identity_from_row(r) for r in rows]
 
     def configured_identities(self, account: str | None = None, region: str | None = None) -> list[Identity]:
-        sql = f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE mf_domain IS NOT NULL"
+        sql = f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE (mf_domain IS NOT NULL OR v_method IS NOT NULL)"
         args: list = []
         if account is not None:
             sql += " AND account=? AND region=?"
@@ -437,13 +506,14 @@ class Store:
 
     # --- outbox -------------------------------------------------------------
     @staticmethod
-    def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes) -> None:
-        """Store one send attempt; its relay state lives in its own column, updated as delivery goes."""
+    def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int) -> None:
+        """Store one send attempt; its relay state lives in its own column, updated as delivery goes;
+        `recipients` is what it counts toward the sending quota."""
         conn.execute(
             "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
             (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-             entry["mail_from_decision"], relay, json.dumps(entry), raw, len(entry["destinations"])),
+             entry["mail_from_decision"], relay, json.dumps(entry), raw, recipients),
         )
 
     @staticmethod

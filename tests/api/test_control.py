@@ -35,7 +35,7 @@ def test_verification_of_an_unknown_identity_or_status_is_refused(control, sesv2
 
 
 def test_sandbox_switches_per_account_and_shows_in_get_account(control, sesv2):
-    assert control.ok("PUT", "/_sim/account", {"sandbox": True}) == {"sandbox": True}
+    assert control.ok("PUT", "/_sim/account", {"sandbox": True})["sandbox"] is True
     assert sesv2.get_account()["ProductionAccessEnabled"] is False
     status, payload = control.call("PUT", "/_sim/account", {"sandbox": "yes"})
     assert status == 400 and payload["error"]["code"] == "VALIDATION_ERROR"
