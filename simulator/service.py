@@ -8,13 +8,14 @@ built whole by the composition root (runtime.py): nothing is plugged in later.
 from __future__ import annotations
 
 import base64
+import math
 import secrets
 import threading
 from dataclasses import replace
 
 from . import __version__
 from .core import machine, rules, sending
-from .core.clock import SimClock, rfc3339
+from .core.clock import MAX_TIME, SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
     Conflict,
@@ -242,9 +243,13 @@ class Simulator:
             return self._apply_checks(self._lookups_for(identities, now, force=True), now, force=True)
 
     def advance(self, seconds: float) -> dict:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > 10 * 365 * 86400:
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
+                or not 0 <= seconds <= 10 * 365 * 86400):
             raise ValidationError("seconds must be a number from 0 to 315360000")
         with self._sweep_lock:
+            if seconds > self.clock.room():
+                raise ValidationError(f"seconds: the clock cannot pass {rfc3339(MAX_TIME)} "
+                                      f"({self.clock.room():.0f} seconds from now)")
             offset = self.clock.offset + float(seconds)
             self.store.write(lambda tx: self.store.set_meta(tx, "clock_offset", repr(offset)))
             now = self.clock.advance(float(seconds))  # in memory only once the new offset is stored

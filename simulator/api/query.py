@@ -4,6 +4,7 @@ parsed and responses serialised by walking its shapes, not by hand-typed field l
 """
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
 from xml.sax.saxutils import escape
@@ -131,9 +132,12 @@ class _Parser:
             return int(raw)
         if kind in ("double", "float"):
             try:
-                return float(raw)
+                number = float(raw)
             except ValueError:
-                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be a number.") from None
+                number = math.nan
+            if not math.isfinite(number):
+                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be a finite number.")
+            return number
         if kind == "boolean":
             if raw not in ("true", "false"):
                 raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be true or false.")

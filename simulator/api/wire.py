@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from functools import lru_cache
@@ -61,17 +62,57 @@ def scope() -> Scope:
     return g.scope
 
 
+MAX_JSON_DEPTH = 64
+
+
+class _NonFinite:
+    """What NaN, Infinity, -Infinity and numbers too large for a float parse to, so the
+    walk below can name the member that held one."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def _refuse_unsafe(body, error: type[Exception]) -> None:
+    """Raise `error` naming the first member nested deeper than MAX_JSON_DEPTH or holding a
+    non-finite number. Iterative, so no input can exhaust the stack."""
+    stack = [(body, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, _NonFinite):
+            raise error(f"{path or 'The body'}: {value.text} is not a finite number.")
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise error(f"{path or 'The body'}: JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(value, dict):
+                children = ((f"{path}.{key}" if path else key, item) for key, item in value.items())
+            else:
+                children = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+            stack.extend((item, child, depth + 1) for child, item in children)
+
+
 def json_object(error: type[Exception]) -> dict:
-    """The request's JSON object; an empty body is {}; anything else raises `error`."""
+    """The request's JSON object; an empty body is {}; anything else raises `error`, as do
+    non-finite numbers and nesting deeper than MAX_JSON_DEPTH (SPEC §14)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_NonFinite, parse_float=_float)
+    except RecursionError:
+        raise error(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError):
         raise error("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise error("The request body must be a JSON object.")
+    _refuse_unsafe(body, error)
     return body
 
 
