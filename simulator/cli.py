@@ -9,6 +9,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 
@@ -70,7 +71,7 @@ def serve(args) -> int:
                       dns_timeout=args.dns_timeout)
     try:
         runtime = Runtime(options).start()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, sqlite3.Error) as exc:
         print(f"mailfrom-sim: cannot start: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()

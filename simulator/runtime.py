@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from waitress import wasyncore
 from waitress.server import create_server
 
+from . import startup
 from .api.app import create_app
 from .core.model import Settings
 from .scheduler import CheckScheduler
@@ -47,8 +48,8 @@ class Runtime:
         from .nameserver.server import EmbeddedDnsServer
         from .nameserver.zone import Zone
 
-        if options.check_interval <= 0 or options.pending_timeout <= 0:
-            raise ValueError("--check-interval and --pending-timeout must be positive")
+        startup.check_options(options)
+        startup.check_database(options.db)
         self.options = options
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
