@@ -12,10 +12,12 @@ from werkzeug.exceptions import HTTPException
 from ..core.clock import rfc3339
 from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, ValidationError
 from ..core.model import Scope
+from .guard import guard_control
 from .wire import json_object, sim
 
 log = logging.getLogger("mailfrom_sim.api")
 bp = Blueprint("control", __name__, url_prefix="/_sim")
+bp.before_request(guard_control)
 
 
 def envelope_error(code: str, message: str, status: int) -> Response:

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, request
 from ..core import rules
 from ..mail import messages
 from ..core.errors import (
+    AccessDeniedException,
     AwsError,
     InvalidAction,
     InvalidParameterValue,
@@ -25,6 +26,7 @@ from ..core.errors import (
     QueryValidationError,
 )
 from ..core.model import IdentityType
+from .guard import guard_aws
 from .wire import install_error_renderer, mail_from_attributes, request_id, scope, sim
 from .wire import service_model as wire_service_model
 
@@ -249,7 +251,7 @@ def error_response(error: AwsError) -> Response:
     if error.status >= 500:
         status, fault = error.status, "Receiver"
     else:
-        status, fault = (413 if error.status == 413 else 400), "Sender"
+        status, fault = (error.status if error.status in (403, 413) else 400), "Sender"
     return _xml_response(
         f'<ErrorResponse xmlns="{XMLNS}"><Error><Type>{fault}</Type><Code>{_text(error.query_code)}</Code>'
         f"<Message>{_text(error.v1_message)}</Message></Error><RequestId>{request_id()}</RequestId></ErrorResponse>",
@@ -370,6 +372,9 @@ def _dispatch() -> Response:
         if action in service_model().operation_names:
             raise InvalidAction(f"The action {action} is not simulated by mailfrom-sim.")
         raise InvalidAction(f"The action {action} is not valid for this web service.")
+    if request.method != "POST" and not action.startswith(("Get", "List")):
+        # A GET is what an <img> on any page can send: nothing that changes state is served over it.
+        raise AccessDeniedException(f"The action {action} changes state and is served over POST only.")
     version = form.get("Version")
     if version is None:
         raise MissingParameter("The request must contain the parameter Version.")
@@ -384,3 +389,4 @@ def query_api():
 
 
 install_error_renderer(bp, error_response)
+bp.before_request(guard_aws)

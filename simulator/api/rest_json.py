@@ -10,6 +10,7 @@ from flask import Blueprint, request
 from ..core import rules
 from ..core.errors import BadRequestException
 from ..core.model import Identity, IdentityType
+from .guard import guard_aws
 from .wire import (
     aws_error_response,
     install_error_renderer,
@@ -24,6 +25,7 @@ from .wire import (
 
 bp = Blueprint("rest_json", __name__)
 install_error_renderer(bp, aws_error_response)
+bp.before_request(guard_aws)
 
 SERVICE = {"v1": "pinpoint-email", "v2": "sesv2"}
 
