@@ -25,6 +25,9 @@ SERVE_OPTIONS = [
     ("--smtp-relay", str, None, "HOST:PORT to deliver accepted mail to"),
     ("--region", str, "us-east-1", "region for requests without a signature"),
     ("--dns-timeout", float, 2.0, "seconds one MX lookup may take before it counts as TRANSIENT"),
+    ("--auth", str, "none", "none, or strict: SigV4 verified with the keys of --credentials"),
+    ("--credentials", str, None, 'JSON file {"ACCESS_KEY_ID": {"secret": ..., "account": "123456789012"}}'),
+    ("--control-token", str, None, "require Authorization: Bearer TOKEN on /_sim"),
 ]
 
 
@@ -46,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the simulator")
     for flag, kind, default, help_text in SERVE_OPTIONS:
         serve.add_argument(flag, type=kind, default=_env_default(flag, kind, default), help=help_text)
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a Host name to serve besides loopback and --host (repeatable; * for any)")
 
     check = commands.add_parser("check", help="preflight: check a MAIL FROM domain's MX in real DNS")
     check.add_argument("mail_from_domain")
@@ -68,7 +73,8 @@ def serve(args) -> int:
     options = Options(host=args.host, port=args.port, db=args.db, resolver=args.resolver, dns_port=args.dns_port,
                       check_interval=args.check_interval, pending_timeout=args.pending_timeout,
                       smtp_relay=args.smtp_relay, region=args.region,
-                      dns_timeout=args.dns_timeout)
+                      dns_timeout=args.dns_timeout, allowed_hosts=tuple(args.allowed_host), auth=args.auth,
+                      credentials=args.credentials, control_token=args.control_token)
     try:
         runtime = Runtime(options).start()
     except (ValueError, OSError, sqlite3.Error) as exc:

@@ -15,6 +15,7 @@ from waitress.server import create_server
 from . import startup
 from .api.app import create_app
 from .core.model import Settings
+from .credentials import load_credentials
 from .scheduler import CheckScheduler
 from .service import Simulator
 from .store import Store
@@ -38,6 +39,10 @@ class Options:
     dns_timeout: float = 2.0
     threads: int = 16
     scheduler: bool = True
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback and `host` (SPEC §14)
+    auth: str = "none"  # "strict": SigV4 verified against `credentials` on every AWS request
+    credentials: str | None = None
+    control_token: str | None = None
 
 
 class Runtime:
@@ -50,6 +55,7 @@ class Runtime:
 
         startup.check_options(options)
         startup.check_database(options.db)
+        credentials = load_credentials(options.credentials) if options.auth == "strict" else None
         self.options = options
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
@@ -77,7 +83,9 @@ class Runtime:
                 lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address,
             )
             self.simulator = simulator
-            self.app = create_app(simulator, {"DEFAULT_REGION": options.region})
+            self.app = create_app(simulator, {
+                "DEFAULT_REGION": options.region, "CREDENTIALS": credentials, "CONTROL_TOKEN": options.control_token,
+                "ALLOWED_HOSTS": frozenset(h.lower() for h in (options.host, *options.allowed_hosts))})
             self.scheduler = CheckScheduler(simulator, tick_seconds=min(1.0, options.check_interval))
             self.server = create_server(self.app, host=options.host, port=options.port,
                                         threads=options.threads, ident="mailfrom-sim",

@@ -18,6 +18,12 @@ _NUMBERS = [
 
 
 def check_options(options) -> None:
+    if options.auth not in ("none", "strict"):
+        raise ValueError(f"--auth {options.auth!r} must be none or strict")
+    if options.auth == "strict" and not options.credentials:
+        raise ValueError("--auth strict needs --credentials FILE")
+    if options.control_token is not None and (not options.control_token.strip() or not options.control_token.isprintable()):
+        raise ValueError("--control-token must be printable and not empty")
     for name, lowest, highest in _NUMBERS:
         value = getattr(options, name)
         flag = "--" + name.replace("_", "-")

@@ -56,7 +56,10 @@ def scope() -> Scope:
     match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
     if match:
         key, region = match.group(1), match.group(2)
-        if len(key) == 12 and key.isdigit():
+        credential = getattr(g, "credential", None)  # --auth strict: the verified key's account
+        if credential is not None:
+            account = credential.account
+        elif len(key) == 12 and key.isdigit():
             account = key
     g.scope = Scope(account, region)
     return g.scope

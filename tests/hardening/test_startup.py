@@ -92,3 +92,16 @@ def test_unusable_databases_are_refused_with_one_line(tmp_path):
         undo_read_only(folder)
     for (case, path), result in zip(cases.items(), results):
         assert_refused(result, str(path))
+
+
+def test_strict_auth_without_a_usable_credentials_file_is_refused(tmp_path):
+    not_json = tmp_path / "keys.json"
+    not_json.write_text("AKID=secret\n")
+    no_account = tmp_path / "no-account.json"
+    no_account.write_text('{"AKID": {"secret": "s"}}')
+    cases = [(["--auth", "strict"], "--credentials"), (["--auth", "maybe"], "--auth"),
+             (["--auth", "strict", "--credentials", str(not_json)], str(not_json)),
+             (["--auth", "strict", "--credentials", str(no_account)], "account"),
+             (["--auth", "strict", "--credentials", str(tmp_path / "missing.json")], "missing.json")]
+    for (arguments, word), result in zip(cases, run_all([[*a, "--db", ":memory:"] for a, _ in cases])):
+        assert_refused(result, word)
