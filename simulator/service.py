@@ -343,6 +343,29 @@ class Simulator:
             self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
         return len(pending)
 
+    def _outbox_entry(self, message_id: str) -> tuple[dict, str, bytes]:
+        found = self.store.outbox_entry(message_id)
+        if found is None:
+            raise SimNotFound(f"message {message_id} is not in the outbox")
+        return found
+
+    def raw_message(self, message_id: str) -> bytes:
+        """The message as stored (as relayed, for accepted mail)."""
+        return self._outbox_entry(message_id)[2]
+
+    def requeue_relay(self, message_id: str) -> dict:
+        """Hand a message whose delivery failed (or was never relayed) to the relay again."""
+        entry, relay, raw = self._outbox_entry(message_id)
+        if self.relay is None:
+            raise ValidationError("no SMTP relay is configured (--smtp-relay)")
+        if not entry.get("envelope_from"):
+            raise ValidationError(f"message {message_id} was rejected: there is nothing to relay")
+        if relay != RELAY_NONE and not relay.startswith("failed"):
+            raise Conflict(f"message {message_id} is {relay}, not failed: it is not sent again")
+        self.store.write(lambda tx: self.store.set_outbox_relay(tx, message_id, RELAY_PENDING))
+        self.relay.submit(message_id, entry["envelope_from"], entry["destinations"], raw)
+        return {"message_id": message_id, "relay": RELAY_PENDING, "previous": relay}
+
     def outbox(self, scope: Scope, limit: int = 100) -> list[dict]:
         return [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
                  "raw": raw.decode("utf-8", errors="replace")}

@@ -183,3 +183,14 @@ def clear_outbox():
     scoped = "account" in request.args or "region" in request.args
     sim().clear_outbox(sim_scope() if scoped else None)
     return ok({"cleared": True})
+
+
+@bp.get("/outbox/<message_id>/raw")
+def raw_message(message_id: str):
+    return Response(sim().raw_message(message_id), mimetype="message/rfc822")
+
+
+@bp.post("/outbox/<message_id>/relay")
+def requeue_relay(message_id: str):
+    body()  # a JSON object, or nothing
+    return ok(sim().requeue_relay(message_id))
