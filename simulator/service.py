@@ -72,6 +72,7 @@ class Simulator:
         self.relay = relay
         self.dns_address = dns_address
         self._sweep_lock = threading.Lock()
+        self._dns_lock = threading.Lock()
         if zone is not None:
             zone.load(store.dns_records(), store.dns_faults())
 
@@ -406,58 +407,56 @@ class Simulator:
     def dns_records(self) -> list[dict]:
         return self._zone().records()
 
+    # Each change is stored first and reaches the zone (and so the DNS server) only once
+    # committed; `_dns_lock` keeps what was checked against the zone true until then.
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
         zone = self._zone()
-        try:
-            record = zone.add(name, type_, value, ttl)  # validates; ZoneError is a ValueError
-        except DuplicateRecordError as exc:
-            raise Conflict(str(exc)) from None
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
-        try:
+        with self._dns_lock:
+            try:
+                record = zone.prepare(name, type_, value, ttl)  # validates; ZoneError is a ValueError
+            except DuplicateRecordError as exc:
+                raise Conflict(str(exc)) from None
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
             self.store.write(lambda tx: self.store.add_dns_record(tx, record))
-        except BaseException:
-            zone.remove(record["id"])  # not stored, so not served either
-            raise
-        return record
+            return zone.add(record["name"], record["type"], record["value"], record["ttl"], record["id"])
 
     def remove_dns_record(self, record_id: str) -> None:
         zone = self._zone()
-        if not any(r["id"] == record_id for r in zone.records()):
-            raise SimNotFound(f"DNS record {record_id} does not exist")
-        self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
-        zone.remove(record_id)
+        with self._dns_lock:
+            if not any(r["id"] == record_id for r in zone.records()):
+                raise SimNotFound(f"DNS record {record_id} does not exist")
+            self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
+            zone.remove(record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
         zone = self._zone()
-        normalized = rules.normalize_domain(name)
-        before = zone.faults().get(normalized)
         try:
-            zone.set_fault(normalized, fault)  # validates
+            normalized, _ = zone.check_fault(rules.normalize_domain(name), fault)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        try:
+        with self._dns_lock:
             self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, str(fault)))
-        except BaseException:
-            zone.set_fault(normalized, before) if before else zone.clear_fault(normalized)
-            raise
+            zone.set_fault(normalized, fault)
         return {"name": normalized, "fault": fault}
 
     def clear_dns_fault(self, name: str) -> None:
         zone = self._zone()
         normalized = rules.normalize_domain(name)
-        if normalized not in zone.faults():
-            raise SimNotFound(f"no fault is set for {normalized}")
-        self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
-        zone.clear_fault(normalized)
+        with self._dns_lock:
+            if normalized not in zone.faults():
+                raise SimNotFound(f"no fault is set for {normalized}")
+            self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
+            zone.clear_fault(normalized)
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
         with self._sweep_lock:
-            self.store.write(self.store.reset)
-            self.clock.reset()  # in memory only once the store is empty
-            if self.zone is not None:
-                self.zone.clear()
+            with self._dns_lock:
+                self.store.write(self.store.reset)
+                self.clock.reset()  # in memory only once the store is empty
+                if self.zone is not None:
+                    self.zone.clear()
 
     def health(self) -> dict:
         now = self.now()
