@@ -42,6 +42,11 @@ def render_error(error: Exception) -> Response:
     return envelope_error("INTERNAL_ERROR", f"{type(error).__name__}: {error}", 500)
 
 
+@bp.route("", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], strict_slashes=False)
+def no_call():
+    raise SimNotFound(f"{request.method} {request.path}: name a control-plane call, e.g. /_sim/health")
+
+
 @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
 def unknown_call(unknown: str):
     raise SimNotFound(f"{request.method} /_sim/{unknown}: no such control-plane call")

@@ -66,6 +66,7 @@ def scope() -> Scope:
 
 
 MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's \ud800 escapes parse to these; no text may hold one
 
 
 class _NonFinite:
@@ -91,6 +92,13 @@ def _refuse_unsafe(body, error: type[Exception]) -> None:
         value, path, depth = stack.pop()
         if isinstance(value, _NonFinite):
             raise error(f"{path or 'The body'}: {value.text} is not a finite number.")
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                raise error(f"{path}: a lone surrogate (\\u{ord(found[0]):04x}) is not Unicode text.")
+            continue
+        if isinstance(value, dict) and any(_SURROGATE.search(key) for key in value):
+            raise error(f"{path or 'The body'}: a member name holds a lone surrogate, which is not Unicode text.")
         if isinstance(value, (dict, list)):
             if depth > MAX_JSON_DEPTH:
                 raise error(f"{path or 'The body'}: JSON is nested deeper than {MAX_JSON_DEPTH} levels.")

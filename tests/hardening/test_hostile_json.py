@@ -99,3 +99,13 @@ def test_deep_nesting_is_refused_on_the_control_plane(control, depth):
         status, answer = control.call("POST", path, raw=f'{{"seconds": {deep(depth)}}}'.encode())
         assert status == 400 and answer["error"]["code"] == "VALIDATION_ERROR", answer
         assert "nested deeper than 64" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("body,field", [
+    (b'{"identity": "a\\ud800b.example.com"}', "identity"),
+    (b'{"identity": "x", "padding": {"\\udfff": 1}}', "padding"),
+])
+def test_lone_surrogates_are_refused_naming_the_field(control, body, field):
+    status, answer = control.call("POST", "/_sim/checks/run", raw=body)
+    assert status == 400 and answer["error"]["code"] == "VALIDATION_ERROR", answer
+    assert answer["error"]["message"].startswith(field) and "surrogate" in answer["error"]["message"]
