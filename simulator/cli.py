@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 import threading
 
@@ -39,11 +40,11 @@ SERVE_OPTIONS = [
     ("--smtps-port", port, None, "SES SMTP interface port with implicit TLS (default off)"),
     ("--smtp-cert", str, None, "PEM certificate for SMTP TLS (default: self-signed, made next to --db)"),
     ("--smtp-key", str, None, "PEM private key for --smtp-cert"),
-    ("--auth", str, "open", "open, or strict: SMTP passwords must be derived from --credentials "
-                            "(HTTP API signatures are not checked yet)"),
-    ("--credentials", str, None, 'JSON file: access key id -> {"secret": ..., "account": ...}'),
     ("--log-level", str, "INFO", "DEBUG, INFO (a line per transition, send decision, relay result), WARNING, ERROR"),
     ("--log-format", str, "text", "text or json (one object per line)"),
+    ("--auth", str, "none", "none, or strict: SigV4 (and SMTP passwords) verified with the keys of --credentials"),
+    ("--credentials", str, None, 'JSON file {"ACCESS_KEY_ID": {"secret": ..., "account": "123456789012"}}'),
+    ("--control-token", str, None, "require Authorization: Bearer TOKEN on /_sim"),
 ]
 
 
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the simulator")
     for flag, kind, default, help_text in SERVE_OPTIONS:
         serve.add_argument(flag, type=kind, default=_env_default(flag, kind, default), help=help_text)
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a Host name to serve besides loopback and --host (repeatable; * for any)")
 
     check = commands.add_parser("check", help="preflight: check a MAIL FROM domain's MX in real DNS")
     check.add_argument("mail_from_domain")
@@ -96,11 +99,12 @@ def serve(args) -> int:
                       smtp_relay=args.smtp_relay, region=args.region,
                       dns_timeout=args.dns_timeout, identity_verification=args.identity_verification,
                       smtp_port=args.smtp_port, smtps_port=args.smtps_port,
-                      smtp_cert=args.smtp_cert, smtp_key=args.smtp_key, auth=args.auth,
-                      credentials=args.credentials)
+                      smtp_cert=args.smtp_cert, smtp_key=args.smtp_key,
+                      allowed_hosts=tuple(args.allowed_host), auth=args.auth,
+                      credentials=args.credentials, control_token=args.control_token)
     try:
         runtime = Runtime(options).start()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, sqlite3.Error) as exc:
         print(f"mailfrom-sim: cannot start: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()

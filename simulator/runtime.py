@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from waitress import wasyncore
 from waitress.server import create_server
 
+from . import startup
 from .api.app import create_app
 from .core.model import Settings
 from .events import EventBus
 from .logs import log_event
+from .credentials import load_credentials
 from .scheduler import CheckScheduler
 from .service import Simulator
 from .store import Store
@@ -45,9 +47,11 @@ class Options:
     smtps_port: int | None = None
     smtp_cert: str | None = None
     smtp_key: str | None = None
-    auth: str = "open"  # "strict": check credentials against the --credentials file
-    credentials: str | None = None
     sse_streams: int = 32  # concurrent /_sim/events streams, served by threads of their own
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback and `host` (SPEC §14)
+    auth: str = "none"  # "strict": SigV4 verified against `credentials` on every AWS request
+    credentials: str | None = None
+    control_token: str | None = None
 
 
 class Runtime:
@@ -58,10 +62,9 @@ class Runtime:
         from .nameserver.server import EmbeddedDnsServer
         from .nameserver.zone import Zone
 
-        if options.check_interval <= 0 or options.pending_timeout <= 0:
-            raise ValueError("--check-interval and --pending-timeout must be positive")
-        if options.identity_verification not in ("instant", "dns"):
-            raise ValueError("--identity-verification must be instant or dns")
+        startup.check_options(options)
+        startup.check_database(options.db)
+        credentials = load_credentials(options.credentials) if options.auth == "strict" else None
         self.options = options
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
@@ -94,9 +97,12 @@ class Runtime:
                 lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address, events=self.events,
             )
             self.simulator = simulator
-            self.app = create_app(simulator, {"DEFAULT_REGION": options.region, "SSE_STREAMS": options.sse_streams})
+            self.app = create_app(simulator, {
+                "DEFAULT_REGION": options.region, "SSE_STREAMS": options.sse_streams, "CREDENTIALS": credentials,
+                "CONTROL_TOKEN": options.control_token,
+                "ALLOWED_HOSTS": frozenset(h.lower() for h in (options.host, *options.allowed_hosts))})
             if options.smtp_port is not None or options.smtps_port is not None:
-                self._setup_smtp()
+                self._setup_smtp(credentials)
             self.scheduler = CheckScheduler(simulator, tick_seconds=min(1.0, options.check_interval))
             self.server = create_server(self.app, host=options.host, port=options.port,
                                         threads=options.threads + options.sse_streams, ident="mailfrom-sim",
@@ -106,19 +112,13 @@ class Runtime:
             raise
         self._thread: threading.Thread | None = None
 
-    def _setup_smtp(self) -> None:
+    def _setup_smtp(self, credentials) -> None:
         import tempfile
 
-        from .credentials import load_credentials
         from .smtp.server import SmtpInterface
         from .smtp.tls import ensure_self_signed, server_context
 
         options = self.options
-        if options.auth not in ("open", "strict"):
-            raise ValueError("--auth must be open or strict")
-        if options.auth == "strict" and not options.credentials:
-            raise ValueError("--auth strict needs --credentials FILE")
-        credentials = load_credentials(options.credentials) if options.auth == "strict" else None
         if bool(options.smtp_cert) != bool(options.smtp_key):
             raise ValueError("--smtp-cert and --smtp-key go together")
         if options.smtp_cert:

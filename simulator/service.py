@@ -8,6 +8,7 @@ built whole by the composition root (runtime.py): nothing is plugged in later.
 from __future__ import annotations
 
 import base64
+import math
 import re
 import secrets
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass, replace
 from . import __version__, mail
 from .core import checks, machine, names, rules, sending, verdicts
 from .core import tags as tag_rules
-from .core.clock import MAX_ADVANCE, SimClock, rfc3339
+from .core.clock import MAX_ADVANCE, MAX_TIME, SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
     AwsError,
@@ -183,6 +184,7 @@ class Simulator:
         self.relay = relay
         self.dns_address = dns_address
         self._sweep_lock = threading.Lock()
+        self._dns_lock = threading.Lock()
         if zone is not None:
             zone.load(store.dns_records(), store.dns_faults())
 
@@ -465,9 +467,13 @@ class Simulator:
             return self._apply_checks(self._lookups_for(identities, now, force=True), now, force=True)
 
     def advance(self, seconds: float) -> dict:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or seconds > MAX_ADVANCE:
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
+                or not 0 <= seconds <= MAX_ADVANCE):
             raise ValidationError(f"seconds must be a number from 0 to {MAX_ADVANCE}")
         with self._sweep_lock:
+            if seconds > self.clock.room():
+                raise ValidationError(f"seconds: the clock cannot pass {rfc3339(MAX_TIME)} "
+                                      f"({self.clock.room():.0f} seconds from now)")
             offset = self.clock.offset + float(seconds)
             self.store.write(lambda tx: self.store.set_meta(tx, "clock_offset", repr(offset)))
             now = self.clock.advance(float(seconds))  # in memory only once the new offset is stored
@@ -751,6 +757,29 @@ class Simulator:
             self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
         return len(pending)
 
+    def _stored_message(self, message_id: str) -> tuple[dict, str, bytes]:
+        found = self.store.outbox_entry(message_id)
+        if found is None:
+            raise SimNotFound(f"message {message_id} is not in the outbox")
+        return found
+
+    def raw_message(self, message_id: str) -> bytes:
+        """The message as stored (as relayed, for accepted mail)."""
+        return self._stored_message(message_id)[2]
+
+    def requeue_relay(self, message_id: str) -> dict:
+        """Hand a message whose delivery failed (or was never relayed) to the relay again."""
+        entry, relay, raw = self._stored_message(message_id)
+        if self.relay is None:
+            raise ValidationError("no SMTP relay is configured (--smtp-relay)")
+        if not entry.get("envelope_from"):
+            raise ValidationError(f"message {message_id} was rejected: there is nothing to relay")
+        if relay != RELAY_NONE and not relay.startswith("failed"):
+            raise Conflict(f"message {message_id} is {relay}, not failed: it is not sent again")
+        self.store.write(lambda tx: self.store.set_outbox_relay(tx, message_id, RELAY_PENDING))
+        self.relay.submit(message_id, entry["envelope_from"], entry["destinations"], raw)
+        return {"message_id": message_id, "relay": RELAY_PENDING, "previous": relay}
+
     def outbox(self, scope: Scope, limit: int = 100) -> list[dict]:
         return [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
                  "raw": raw.decode("utf-8", errors="replace")}
@@ -802,62 +831,61 @@ class Simulator:
     def dns_faults(self) -> dict[str, str]:
         return self._zone().faults()
 
+    # Each change is stored first and reaches the zone (and so the DNS server) only once
+    # committed; `_dns_lock` keeps what was checked against the zone true until then.
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
         zone = self._zone()
-        try:
-            record = zone.add(name, type_, value, ttl)  # validates; ZoneError is a ValueError
-        except DuplicateRecordError as exc:
-            raise Conflict(str(exc)) from None
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
-        try:
+        with self._dns_lock:
+            try:
+                record = zone.prepare(name, type_, value, ttl)  # validates; ZoneError is a ValueError
+            except DuplicateRecordError as exc:
+                raise Conflict(str(exc)) from None
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
             self.store.write(lambda tx: self.store.add_dns_record(tx, record))
-        except BaseException:
-            zone.remove(record["id"])  # not stored, so not served either
-            raise
-        self._publish("dns", action="added", record=record)
-        return record
+            added = zone.add(record["name"], record["type"], record["value"], record["ttl"], record["id"])
+        self._publish("dns", action="added", record=added)
+        return added
 
     def remove_dns_record(self, record_id: str) -> None:
         zone = self._zone()
-        if not any(r["id"] == record_id for r in zone.records()):
-            raise SimNotFound(f"DNS record {record_id} does not exist")
-        self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
-        zone.remove(record_id)
+        with self._dns_lock:
+            if not any(r["id"] == record_id for r in zone.records()):
+                raise SimNotFound(f"DNS record {record_id} does not exist")
+            self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
+            zone.remove(record_id)
         self._publish("dns", action="removed", id=record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
         zone = self._zone()
-        normalized = names.normalize_domain(name)
-        before = zone.faults().get(normalized)
         try:
-            zone.set_fault(normalized, fault)  # validates
+            normalized, _ = zone.check_fault(names.normalize_domain(name), fault)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        try:
+        with self._dns_lock:
             self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, str(fault)))
-        except BaseException:
-            zone.set_fault(normalized, before) if before else zone.clear_fault(normalized)
-            raise
+            zone.set_fault(normalized, fault)
         self._publish("dns", action="fault", name=normalized, fault=fault)
         return {"name": normalized, "fault": fault}
 
     def clear_dns_fault(self, name: str) -> None:
         zone = self._zone()
         normalized = names.normalize_domain(name)
-        if normalized not in zone.faults():
-            raise SimNotFound(f"no fault is set for {normalized}")
-        self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
-        zone.clear_fault(normalized)
+        with self._dns_lock:
+            if normalized not in zone.faults():
+                raise SimNotFound(f"no fault is set for {normalized}")
+            self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
+            zone.clear_fault(normalized)
         self._publish("dns", action="fault", name=normalized, fault=None)
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
         with self._sweep_lock:
-            self.store.write(self.store.reset)
-            self.clock.reset()  # in memory only once the store is empty
-            if self.zone is not None:
-                self.zone.clear()
+            with self._dns_lock:
+                self.store.write(self.store.reset)
+                self.clock.reset()  # in memory only once the store is empty
+                if self.zone is not None:
+                    self.zone.clear()
         self._publish("reset")
 
     # --- events (SSE, dashboard, logs) ------------------------------------------

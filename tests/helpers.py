@@ -17,13 +17,15 @@ from botocore.config import Config
 class SimControl:
     """Speaks the /_sim JSON envelope over real HTTP."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str | None = None):
         self.url = url.rstrip("/")
+        self.headers = {"Content-Type": "application/json"}
+        if token is not None:  # the server's --control-token
+            self.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=self.headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())

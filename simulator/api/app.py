@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
+from werkzeug.routing import PathConverter
 
 from .. import dashboard
 from ..models import load_models
@@ -24,8 +25,16 @@ _LARGE_BODY_PATHS = ("/v2/email/outbound-emails", "/v1/email/outbound-emails", "
 LARGE_BODY = 60 * 1024 * 1024
 
 
+class AnyPath(PathConverter):
+    """A path segment run that may hold any character: werkzeug's own stops at a line
+    feed, so `/_sim/identities/a%0Ab/history` matched no rule and left its blueprint."""
+
+    regex = r"[^/](?s:.)*?"
+
+
 def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["path"] = AnyPath  # before any blueprint's rules are built
     app.config.update(DEFAULT_REGION="us-east-1", MAX_CONTENT_LENGTH=LARGE_BODY)
     app.config.update(config or {})
     app.extensions["mailfrom_sim"] = simulator

@@ -12,10 +12,12 @@ from werkzeug.exceptions import HTTPException
 from ..core.clock import rfc3339
 from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, ValidationError
 from ..core.model import Scope
+from .guard import guard_control
 from .wire import json_object, sim
 
 log = logging.getLogger("mailfrom_sim.api")
 bp = Blueprint("control", __name__, url_prefix="/_sim")
+bp.before_request(guard_control)
 
 
 def envelope_error(code: str, message: str, status: int) -> Response:
@@ -38,6 +40,11 @@ def render_error(error: Exception) -> Response:
                               f"{request.method} {request.path}: {error.description}", 404 if not_found else 400)
     log.exception("unexpected error on %s %s", request.method, request.path)
     return envelope_error("INTERNAL_ERROR", f"{type(error).__name__}: {error}", 500)
+
+
+@bp.route("", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], strict_slashes=False)
+def no_call():
+    raise SimNotFound(f"{request.method} {request.path}: name a control-plane call, e.g. /_sim/health")
 
 
 @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -190,3 +197,14 @@ def clear_outbox():
     scoped = "account" in request.args or "region" in request.args
     sim().clear_outbox(sim_scope() if scoped else None)
     return ok({"cleared": True})
+
+
+@bp.get("/outbox/<message_id>/raw")
+def raw_message(message_id: str):
+    return Response(sim().raw_message(message_id), mimetype="message/rfc822")
+
+
+@bp.post("/outbox/<message_id>/relay")
+def requeue_relay(message_id: str):
+    body()  # a JSON object, or nothing
+    return ok(sim().requeue_relay(message_id))

@@ -4,6 +4,7 @@ parsed and responses serialised by walking its shapes, not by hand-typed field l
 """
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
 from xml.sax.saxutils import escape
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, request
 from ..core import rules
 from .. import dashboard, mail
 from ..core.errors import (
+    AccessDeniedException,
     AwsError,
     InvalidAction,
     InvalidParameterValue,
@@ -28,6 +30,7 @@ from ..core.model import IdentityType
 from ..models import service_model as wire_service_model
 from ..mail.templates import TemplateContent
 from ..service import VIA_V1
+from .guard import guard_aws
 from .wire import install_error_renderer, mail_from_attributes, request_id, scope, sim
 
 bp = Blueprint("query", __name__)
@@ -134,9 +137,12 @@ class _Parser:
             return int(raw)
         if kind in ("double", "float"):
             try:
-                return float(raw)
+                number = float(raw)
             except ValueError:
-                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be a number.") from None
+                number = math.nan
+            if not math.isfinite(number):
+                raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be a finite number.")
+            return number
         if kind == "boolean":
             if raw not in ("true", "false"):
                 raise InvalidParameterValue(f"Value '{raw}' for parameter {key} is invalid: it must be true or false.")
@@ -248,7 +254,7 @@ def error_response(error: AwsError) -> Response:
     if error.status >= 500:
         status, fault = error.status, "Receiver"
     else:
-        status, fault = (413 if error.status == 413 else 400), "Sender"
+        status, fault = (error.status if error.status in (403, 413) else 400), "Sender"
     return _xml_response(
         f'<ErrorResponse xmlns="{XMLNS}"><Error><Type>{fault}</Type><Code>{_text(error.query_code)}</Code>'
         f"<Message>{_text(error.v1_message)}</Message></Error><RequestId>{request_id()}</RequestId></ErrorResponse>",
@@ -475,6 +481,9 @@ def _dispatch() -> Response:
         if action in service_model().operation_names:
             raise InvalidAction(f"The action {action} is not simulated by mailfrom-sim.")
         raise InvalidAction(f"The action {action} is not valid for this web service.")
+    if request.method != "POST" and not action.startswith(("Get", "List")):
+        # A GET is what an <img> on any page can send: nothing that changes state is served over it.
+        raise AccessDeniedException(f"The action {action} changes state and is served over POST only.")
     version = form.get("Version")
     if version is None:
         raise MissingParameter("The request must contain the parameter Version.")
@@ -491,3 +500,4 @@ def query_api():
 
 
 install_error_renderer(bp, error_response)
+bp.before_request(guard_aws)

@@ -12,6 +12,7 @@ from ..core.errors import AwsError, BadRequestException, NotFoundException
 from ..core.model import Identity, IdentityType
 from ..mail.templates import TemplateContent
 from ..service import VIA_PINPOINT, VIA_V2
+from .guard import guard_aws
 from .wire import (
     aws_error_response,
     in_model,
@@ -26,6 +27,7 @@ from .wire import (
 )
 
 bp = Blueprint("rest_json", __name__)
+bp.before_request(guard_aws)
 
 SERVICE = {"v1": "pinpoint-email", "v2": "sesv2"}
 VIA = {"v1": VIA_PINPOINT, "v2": VIA_V2}

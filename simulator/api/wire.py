@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from typing import TYPE_CHECKING, Callable
@@ -54,28 +55,80 @@ def scope() -> Scope:
     account, region = DEFAULT_ACCOUNT, current_app.config["DEFAULT_REGION"]
     match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
     if match:
-        account, region = account_for_access_key(match.group(1)), match.group(2)
+        key, region = match.group(1), match.group(2)
+        credential = getattr(g, "credential", None)  # --auth strict: the verified key's account
+        account = credential.account if credential is not None else account_for_access_key(key)
     g.scope = Scope(account, region)
     return g.scope
 
 
-def json_object(error: type[Exception]) -> dict:
-    """The request's JSON object; an empty body is {}; anything else raises `error`."""
+MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's \ud800 escapes parse to these; no text may hold one
+
+
+class _NonFinite:
+    """What NaN, Infinity, -Infinity and numbers too large for a float parse to, so the
+    walk below can name the member that held one."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def _refuse_unsafe(body, error: type[Exception], text_error: type[Exception]) -> None:
+    """Raise `error` naming the first member nested deeper than MAX_JSON_DEPTH or holding a
+    non-finite number. Iterative, so no input can exhaust the stack."""
+    stack = [(body, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, _NonFinite):
+            raise error(f"{path or 'The body'}: {value.text} is not a finite number.")
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                raise text_error(f"{path}: a lone surrogate (\\u{ord(found[0]):04x}) is not Unicode text.")
+            continue
+        if isinstance(value, dict) and any(_SURROGATE.search(key) for key in value):
+            raise text_error(f"{path or 'The body'}: a member name holds a lone surrogate, which is not Unicode text.")
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise error(f"{path or 'The body'}: JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(value, dict):
+                children = ((f"{path}.{key}" if path else key, item) for key, item in value.items())
+            else:
+                children = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+            stack.extend((item, child, depth + 1) for child, item in children)
+
+
+def json_object(error: type[Exception], text_error: type[Exception] | None = None) -> dict:
+    """The request's JSON object; an empty body is {}; anything else raises `error`, as do
+    non-finite numbers and nesting deeper than MAX_JSON_DEPTH (SPEC §14). A lone surrogate
+    (well-formed JSON, but no text) raises `text_error` (default `error`), naming the member."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_NonFinite, parse_float=_float)
+    except RecursionError:
+        raise error(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError):
         raise error("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise error("The request body must be a JSON object.")
+    _refuse_unsafe(body, error, text_error or error)
     return body
 
 
 def json_body() -> dict:
-    """An AWS rest-json request body: malformed JSON is a SerializationException."""
-    return json_object(SerializationException)
+    """An AWS rest-json request body: malformed JSON is a SerializationException; a lone
+    surrogate in a member is that member's bad value (BadRequestException)."""
+    return json_object(SerializationException, BadRequestException)
 
 
 def optional_string(body: dict, key: str) -> str | None:

@@ -5,6 +5,7 @@ Everything that asks "what time is it" takes a Clock, so tests and
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Callable, Protocol
@@ -17,11 +18,19 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
+# The latest moment the simulated clock may show: 9900-01-01T00:00:00Z. Well short of
+# year 9999 (where dates stop formatting), leaving room for deadlines computed from now.
+MAX_TIME = 250246627200.0
+
+
 class SimClock:
     """Real time plus `offset` seconds; `advance` adds to the offset."""
 
     def __init__(self, offset: float = 0.0, source: Callable[[], float] = time.time):
-        self._offset = float(offset)
+        offset = float(offset)
+        if not math.isfinite(offset) or offset < 0 or source() + offset > MAX_TIME:
+            raise ValueError(f"the stored clock offset {offset!r} is not usable (reset the database)")
+        self._offset = offset
         self._source = source
         self._lock = threading.Lock()
 
@@ -32,9 +41,15 @@ class SimClock:
     def now(self) -> float:
         return self._source() + self._offset
 
+    def room(self) -> float:
+        """How many seconds the clock may still be advanced."""
+        return max(0.0, MAX_TIME - self.now())
+
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("time only moves forward")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("time only moves forward, by a finite number of seconds")
+        if seconds > self.room():
+            raise ValueError("the clock cannot pass 9900-01-01T00:00:00Z")
         with self._lock:
             self._offset += seconds
             return self.now()

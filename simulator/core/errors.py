@@ -154,3 +154,44 @@ class SimNotFound(SimError):
 class Conflict(SimError):
     code = "CONFLICT"
     status = 409
+
+
+# --- refusals before any view runs (SPEC §14): cross-site, Host, SigV4 ----------------
+class AccessDeniedException(AwsError):
+    """A browser request from another site, a foreign Host, or a mutating v1 GET."""
+    code = "AccessDeniedException"
+    status = 403
+    query_code_override = "AccessDenied"
+
+
+class MissingAuthenticationToken(AwsError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+    query_code_override = "MissingAuthenticationToken"
+
+
+class UnrecognizedClientException(AwsError):
+    code = "UnrecognizedClientException"
+    status = 403
+    query_code_override = "InvalidClientTokenId"
+
+
+class InvalidSignatureException(AwsError):
+    code = "InvalidSignatureException"
+    status = 403
+    query_code_override = "SignatureDoesNotMatch"
+
+
+class Forbidden(SimError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class Unauthorized(SimError):
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class UnsupportedMediaType(SimError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415

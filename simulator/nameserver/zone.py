@@ -228,6 +228,19 @@ class Zone:
             self._changed(self._insert(record))
         return record.to_dict()
 
+    def prepare(self, name: str, type: str, value: str, ttl: int = 300) -> dict:
+        """The record `add` would add now, with its new id, without adding it: so a caller
+        can store it first. Raises as `add` would."""
+        record = self._validate(name, type, value, ttl, None)
+        with self._lock:
+            self._check_fits(record)
+            return _replace_id(record, self._new_id()).to_dict()
+
+    @staticmethod
+    def check_fault(name: str, fault: str) -> tuple[str, str]:
+        """(name, fault) as `set_fault` would set them; raises as it would."""
+        return normalize_name(name), _parse_fault(fault)
+
     def remove(self, id: str) -> bool:
         with self._lock:
             record = self._records.pop(id, None)

@@ -1,12 +1,15 @@
 """The SMTP relay: hands accepted messages to a real SMTP server (`--smtp-relay HOST:PORT`).
 
 Delivery happens on worker threads, never in the request that sent the mail; every
-submitted message ends in exactly one `on_result(message_id, "delivered" | "failed: <reason>")`.
+submitted message ends in exactly one `on_result(message_id, "delivered" | "failed: <reason>")`,
+except what `close()` leaves undelivered: that is never reported, so it stays `pending` in
+the outbox and the next start hands it back (a clean stop loses nothing, SPEC §14).
 """
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import smtplib
 import socket
 import threading
@@ -43,6 +46,14 @@ class _PermanentFailure(Exception):
     """The server said no for good (5xx), or part of the message already went out."""
 
 
+class _MaybeDelivered(_PermanentFailure):
+    """The whole message was sent after DATA but no reply came: the relay may have it, so
+    sending it again could deliver it twice. Re-queue it by hand if it did not arrive."""
+
+
+_LEFT_PENDING = None  # a delivery result meaning: not attempted to the end; report nothing
+
+
 _STOP = object()  # one per worker, queued behind everything submitted before close()
 
 
@@ -51,8 +62,10 @@ class SmtpRelay:
 
     Connection errors, timeouts and 4xx replies are retried `retries` times after the
     first attempt, waiting `backoff`, then twice that, and so on; 5xx replies fail at
-    once, as a real MTA would not retry them. `on_result` runs on a worker thread and
-    must not block for long; an exception it raises is logged, never propagated.
+    once, as a real MTA would not retry them, and so does silence after the message
+    was sent (the relay may have it: never sent twice). Every wait is bounded by
+    `timeout`. `on_result` runs on a worker thread and must not block for long; an
+    exception it raises is logged, never propagated.
     """
 
     def __init__(
@@ -75,7 +88,7 @@ class SmtpRelay:
         self._lock = threading.Lock()
         self._pending = 0
         self._closed = False
-        self._abandon = threading.Event()  # set when close() times out: stop retrying
+        self._closing = threading.Event()  # set by close(): no more retries, no waiting
         self._workers = [
             threading.Thread(target=self._work, name=f"smtp-relay-{n}", daemon=True)
             for n in range(max(1, workers))
@@ -88,19 +101,14 @@ class SmtpRelay:
         return f"{self.host}:{self.port}"
 
     def submit(self, message_id: str, envelope_from: str, recipients: Sequence[str], mime_bytes: bytes) -> None:
-        """Queue one message for delivery and return at once; never raises."""
+        """Queue one message for delivery and return at once; never raises. Once closed,
+        the message is left as it is (pending, for the next start)."""
         delivery = _Delivery(message_id, envelope_from, tuple(recipients), bytes(mime_bytes))
         with self._lock:
-            accepted = not self._closed
+            if self._closed:
+                return
             self._pending += 1
-            if accepted:
-                self._queue.put(delivery)
-        if not accepted:
-            # Reported from a throwaway thread so a caller holding its own lock
-            # (which on_result may also take) cannot deadlock.
-            threading.Thread(
-                target=self._report, args=(message_id, "failed: relay is closed"), daemon=True
-            ).start()
+            self._queue.put(delivery)
 
     def pending(self) -> int:
         """Messages submitted whose result has not been reported yet."""
@@ -108,16 +116,17 @@ class SmtpRelay:
             return self._pending
 
     def close(self, timeout: float | None = None) -> bool:
-        """Stop accepting, deliver what is queued, then stop the workers.
+        """Stop accepting; try each queued message once more, without waiting to retry;
+        then stop the workers.
 
-        Returns True when everything was reported in time. On timeout, messages
-        still waiting (in the queue or between retries) are reported as failed so
-        none is lost silently; one mid-conversation with the server reports when
-        its attempt ends.
+        What is not delivered by then is not reported at all, so it stays pending for
+        the next start: a failed attempt, a message between retries, and, when `timeout`
+        runs out, what is still queued. Returns True when the workers stopped in time.
         """
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._closing.set()
                 for _ in self._workers:
                     self._queue.put(_STOP)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -125,10 +134,9 @@ class SmtpRelay:
             worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if all(not worker.is_alive() for worker in self._workers):
             return True
-        self._abandon.set()
-        self._fail_queued("failed: relay closed before delivery")
+        self._leave_queued()
         for _ in self._workers:
-            self._queue.put(_STOP)  # _fail_queued may have taken the stop markers too
+            self._queue.put(_STOP)  # _leave_queued may have taken the stop markers too
         return False
 
     # ------------------------------------------------------------------ workers
@@ -154,11 +162,13 @@ class SmtpRelay:
                 return f"failed: {failure}"
             except Exception as error:  # connection refused, timeout, 4xx, protocol trouble
                 reason = _describe(error)
+            if self._closing.is_set():
+                return _LEFT_PENDING  # stopping: the next start tries again
             if attempt >= self._retries:
                 attempts = attempt + 1
                 return f"failed: {reason} (after {attempts} attempt{'s' if attempts > 1 else ''})"
-            if self._abandon.wait(self._backoff * (2**attempt)):
-                return f"failed: {reason} (relay closed while retrying)"
+            if self._closing.wait(self._backoff * (2**attempt)):
+                return _LEFT_PENDING
             attempt += 1
 
     def _deliver_once(self, delivery: _Delivery) -> None:
@@ -178,7 +188,7 @@ class SmtpRelay:
                 if worst >= 500:
                     raise _PermanentFailure(f"recipients refused: {detail}")
                 raise smtplib.SMTPRecipientsRefused(refused)
-            code, reply = smtp.data(delivery.mime_bytes)
+            code, reply = _send_data(smtp, delivery.mime_bytes, self._timeout)
             if code != 250:
                 _raise_for_reply("DATA", code, reply)
             if refused:
@@ -188,23 +198,42 @@ class SmtpRelay:
                     f"{len(refused)} of {len(delivery.recipients)} recipients refused: {detail}"
                 )
 
-    def _report(self, message_id: str, relay_status: str) -> None:
+    def _report(self, message_id: str, relay_status: str | None) -> None:
         try:
-            self._on_result(message_id, relay_status)
+            if relay_status is not _LEFT_PENDING:
+                self._on_result(message_id, relay_status)
         except Exception:
             log.exception("on_result failed for message %s (%s)", message_id, relay_status)
         finally:
             with self._lock:
                 self._pending -= 1
 
-    def _fail_queued(self, relay_status: str) -> None:
+    def _leave_queued(self) -> None:
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
             if item is not _STOP:
-                self._report(item.message_id, relay_status)
+                self._report(item.message_id, _LEFT_PENDING)
+
+
+def _send_data(smtp: smtplib.SMTP, message: bytes, timeout: float) -> tuple[int, bytes]:
+    """smtplib's DATA, split where it matters: once the whole message is sent, no reply
+    within `timeout` (or a dropped connection) is `_MaybeDelivered`, never retried."""
+    smtp.putcmd("data")
+    code, reply = smtp.getreply()
+    if code != 354:
+        return code, reply
+    body = re.sub(rb"(?m)^\.", b"..", message)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    smtp.send(body + b".\r\n")
+    try:
+        return smtp.getreply()
+    except (OSError, smtplib.SMTPServerDisconnected) as error:
+        raise _MaybeDelivered(f"no reply after the message was sent ({_describe(error)} after {timeout:g} s); "
+                              "not sent again, as the relay may have it") from None
 
 
 def _raise_for_reply(command: str, code: int, reply: bytes) -> None:

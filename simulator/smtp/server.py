@@ -142,7 +142,7 @@ class SmtpInterface:
     def describe(self) -> dict:
         """What /_sim/health reports."""
         return {"address": self.address("smtp"), "smtps_address": self.address("smtps"), "region": self.region,
-                "auth": "strict" if self.credentials is not None else "open"}
+                "auth": "strict" if self.credentials is not None else "none"}
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, let messages being stored finish (their 250 goes out), then close."""

@@ -527,6 +527,10 @@ class Store:
         ).fetchall()
         return [(json.loads(r[0]), r[1], r[2]) for r in rows]
 
+    def outbox_entry(self, message_id: str) -> tuple[dict, str, bytes] | None:
+        row = self.conn.execute("SELECT entry, relay, raw FROM outbox WHERE message_id=?", (message_id,)).fetchone()
+        return (json.loads(row[0]), row[1], row[2]) if row else None
+
     def count_sent_since(self, account: str, region: str, since: float, rejected: str) -> int:
         """Recipients (To + Cc + Bcc) of the outbox entries since `since` whose decision is not
         `rejected`: SES's quota counts recipients. Read from the covering index `outbox_quota`."""

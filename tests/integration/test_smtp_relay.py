@@ -29,6 +29,7 @@ class RecordingHandler:
         self.refuse: dict[str, str] = {}  # recipient -> SMTP reply
         self.temporary_data_failures = 0
         self.data_delay = 0.0
+        self.data_received = 0  # whole messages received after DATA, answered or not
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -37,6 +38,7 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.data_received += 1
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         if self.temporary_data_failures:
@@ -211,26 +213,49 @@ def test_close_drains_the_queue_before_stopping(server, results, make_relay):
     assert relay.pending() == 0
 
 
-def test_close_timeout_reports_what_was_not_delivered(results, make_relay):
-    relay = make_relay(free_port(), retries=5, backoff=10)  # stuck between retries
+def test_close_leaves_what_was_not_delivered_unreported(results, make_relay):
+    # Unreported means still `pending` in the outbox: the next start delivers it.
+    relay = make_relay(free_port(), retries=5, backoff=30)  # would wait 30 s before retrying
     relay.submit("stuck", "s@amazonses.com", ["a@example.org"], MIME)
     relay.submit("queued", "q@amazonses.com", ["a@example.org"], MIME)
-    time.sleep(0.1)  # let the worker make its first attempt
 
-    assert relay.close(timeout=0.2) is False
+    assert relay.close(timeout=5) is True  # no retry waits once closing
 
-    reported = results.wait_for(2, timeout=2)
-    assert reported["queued"] == "failed: relay closed before delivery"
-    assert reported["stuck"].startswith("failed: connection refused (relay closed while retrying)")
+    assert results.reported == [] and relay.pending() == 0
 
 
-def test_submit_after_close_is_reported_not_raised(results, make_relay):
+def test_close_timeout_leaves_the_queue_unreported(server, results, make_relay):
+    controller, handler = server
+    handler.data_delay = 1.5
+    relay = make_relay(controller.port, timeout=5)
+    relay.submit("slow", "s@amazonses.com", ["a@example.org"], MIME)
+    relay.submit("queued", "q@amazonses.com", ["a@example.org"], MIME)
+
+    assert relay.close(timeout=0.2) is False  # "slow" is mid-conversation
+
+    assert results.wait_for(1, timeout=5) == {"slow": "delivered"}
+    assert "queued" not in dict(results.reported)
+
+
+def test_submit_after_close_is_left_pending_not_raised(results, make_relay):
     relay = make_relay(free_port())
     relay.close(timeout=1)
 
     relay.submit("late", "l@amazonses.com", ["a@example.org"], MIME)
 
-    assert results.wait_for(1) == {"late": "failed: relay is closed"}
+    assert results.reported == [] and relay.pending() == 0
+
+
+def test_a_relay_silent_after_data_gets_the_message_once(server, results, make_relay):
+    controller, handler = server
+    handler.data_delay = 3  # answers DATA long after the relay's timeout
+    relay = make_relay(controller.port, timeout=0.5, retries=3)
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+    status = results.wait_for(1, timeout=10)["m1"]
+
+    assert status.startswith("failed: no reply after the message was sent") and "not sent again" in status
+    assert handler.data_received == 1  # retries would have come before the report
 
 
 def test_a_failing_callback_does_not_stop_delivery(server):

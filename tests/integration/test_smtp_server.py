@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 
+import boto3
 import pytest
 
 from simulator.runtime import Options, Runtime
@@ -286,7 +287,7 @@ def test_the_api_views_record_their_path(sim):
 def test_health_reports_the_smtp_interface(sim):
     smtp = sim.control.ok("GET", "/_sim/health")["smtp"]
     assert smtp == {"address": f"127.0.0.1:{sim.port}", "smtps_address": f"127.0.0.1:{sim.smtps_port}",
-                    "region": "us-east-1", "auth": "open"}
+                    "region": "us-east-1", "auth": "none"}
 
 
 # --- swaks ------------------------------------------------------------------
@@ -341,8 +342,8 @@ def strict_login(rt: Runtime, user: str, password: str, mechanism: str = "PLAIN"
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_strict_accepts_the_password_derived_for_the_serving_region(strict, mechanism):
     strict.simulator.reset()
-    aws_client("sesv2", strict.url, region="eu-west-1", account=STRICT_ACCOUNT).create_email_identity(
-        EmailIdentity="example.com")
+    boto3.client("sesv2", endpoint_url=strict.url, region_name="eu-west-1", aws_access_key_id=EXAMPLE_KEY_ID,
+                 aws_secret_access_key=EXAMPLE_SECRET).create_email_identity(EmailIdentity="example.com")
     with strict_login(strict, EXAMPLE_KEY_ID, PUBLISHED["eu-west-1"], mechanism) as client:
         client.sendmail(SENDER, [TO], MIME)
     [entry] = outbox(SimControl(strict.url), account=STRICT_ACCOUNT, region="eu-west-1")

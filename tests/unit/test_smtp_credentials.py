@@ -37,19 +37,19 @@ def test_the_account_of_an_access_key(key, account):
 def test_a_credentials_file_is_read(tmp_path):
     path = tmp_path / "credentials.json"
     path.write_text(json.dumps({EXAMPLE_KEY_ID: {"secret": EXAMPLE_SECRET, "account": "111122223333"},
-                                "123456789012": {"secret": "s"}}))
+                                "123456789012": {"secret": "s", "account": "444455556666"}}))
     credentials = load_credentials(str(path))
     assert credentials[EXAMPLE_KEY_ID].account == "111122223333"
-    assert credentials["123456789012"].account == "123456789012"  # as the key says, when not given
+    assert credentials["123456789012"].account == "444455556666"  # in strict mode the file says, not the key
 
 
 @pytest.mark.parametrize("content, reason", [
     ("not json", "not valid JSON"),
-    ("[]", "expected a JSON object"),
-    ("{}", "expected a JSON object"),
-    ('{"K": "secret"}', "must be an object"),
-    ('{"K": {"account": "111122223333"}}', "has no secret"),
-    ('{"K": {"secret": "s", "account": "12"}}', "account must be 12 digits"),
+    ("[]", "must be a JSON object"),
+    ("{}", "must be a JSON object"),
+    ('{"K": "secret"}', 'needs a non-empty string "secret"'),
+    ('{"K": {"account": "111122223333"}}', 'needs a non-empty string "secret"'),
+    ('{"K": {"secret": "s", "account": "12"}}', 'needs an "account" of 12 digits'),
 ])
 def test_a_bad_credentials_file_says_why(tmp_path, content, reason):
     path = tmp_path / "credentials.json"

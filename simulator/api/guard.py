@@ -1,0 +1,74 @@
+"""What is refused before any view runs (SPEC §14), one `before_request` per blueprint,
+each raising its own API's error so its own renderer answers:
+
+- a `Host` that is not loopback, the `--host` value or an `--allowed-host` (DNS rebinding);
+- an `Origin` other than the simulator's own, or `Sec-Fetch-Site: cross-site` (browsers);
+- on AWS paths with `--auth strict`: a request not signed (SigV4) by a key of the file;
+- on /_sim: a missing `--control-token`, and a state change not sent as application/json.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from flask import current_app, g, request
+
+from ..core.errors import AccessDeniedException, Forbidden, Unauthorized, UnsupportedMediaType
+from . import sigv4
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _hostname(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def host_allowed(host: str, allowed) -> bool:
+    name = _hostname(host)
+    if "*" in allowed or name in allowed or name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def cross_site_refusal() -> str | None:
+    """Why this request may not be served to whoever sent it, or None."""
+    host = request.headers.get("Host")
+    if host is not None and not host_allowed(host, current_app.config.get("ALLOWED_HOSTS", ())):
+        return (f"Host {host!r} is not an address of this simulator "
+                f"(start it with --allowed-host {_hostname(host) or 'NAME'} to allow it).")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"{request.scheme}://{host or ''}".lower():
+        return f"Cross-site request refused: Origin {origin!r} is not this simulator's own."
+    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return "Cross-site request refused (Sec-Fetch-Site: cross-site)."
+    return None
+
+
+def guard_aws() -> None:
+    reason = cross_site_refusal()
+    if reason:
+        raise AccessDeniedException(reason)
+    credentials = current_app.config.get("CREDENTIALS")
+    if credentials is not None:
+        g.credential = sigv4.verify(credentials)
+
+
+def guard_control() -> None:
+    reason = cross_site_refusal()
+    if reason:
+        raise Forbidden(reason)
+    token = current_app.config.get("CONTROL_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise Unauthorized("this simulator's control plane requires Authorization: Bearer <--control-token>")
+    if request.method not in SAFE_METHODS and (request.mimetype != "application/json"
+                                               and (request.method != "DELETE" or request.get_data(cache=True))):
+        raise UnsupportedMediaType(f"{request.method} {request.path} changes state: "
+                                   "send it with Content-Type: application/json")
