@@ -33,6 +33,9 @@ class Options:
     check_interval: float = 60.0
     pending_timeout: float = 259200.0
     smtp_relay: str | None = None
+    smtp_relay_user: str | None = None
+    smtp_relay_password: str | None = None
+    smtp_relay_starttls: bool = False
     region: str = "us-east-1"
     dns_timeout: float = 2.0
     threads: int = 16
@@ -50,6 +53,8 @@ class Runtime:
         if options.check_interval <= 0 or options.pending_timeout <= 0:
             raise ValueError("--check-interval and --pending-timeout must be positive")
         self.options = options
+        if (options.smtp_relay_user or options.smtp_relay_starttls) and not options.smtp_relay:
+            raise ValueError("--smtp-relay-user and --smtp-relay-starttls need --smtp-relay HOST:PORT")
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
         self.store = Store(options.db)
@@ -69,7 +74,9 @@ class Runtime:
                 host, port = parse_relay_spec(options.smtp_relay)
                 # Results come back only for messages the facade submitted, so it exists by then.
                 self.relay = SmtpRelay(host, port, on_result=lambda message_id, status:
-                                       simulator.record_relay_result(message_id, status))
+                                       simulator.record_relay_result(message_id, status),
+                                       username=options.smtp_relay_user, password=options.smtp_relay_password,
+                                       starttls=options.smtp_relay_starttls)
             simulator = Simulator(
                 self.store,
                 Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
