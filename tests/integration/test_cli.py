@@ -82,3 +82,19 @@ def test_serve_relays_through_starttls_and_auth(tmp_path):
             assert [e["mail_from"] for e in handler.envelopes] == [f"{message_id}@amazonses.com"]
         finally:
             process.stop()
+
+
+def test_another_resolver_turns_the_embedded_dns_server_and_its_control_calls_off():
+    process = SimulatorProcess("--db", ":memory:", "--resolver", "127.0.0.1:9", "--dns-timeout", "0.2").start()
+    try:
+        control = SimControl(process.url)
+        assert control.ok("GET", "/_sim/health")["dns"] is None  # no embedded server, no DNS port
+        for method, path, body in [("GET", "/_sim/dns/records", None),
+                                   ("POST", "/_sim/dns/records", {"name": "mail.example.com", "type": "MX",
+                                                                  "value": "10 feedback-smtp.us-east-1.amazonses.com"}),
+                                   ("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "servfail"})]:
+            status, payload = control.call(method, path, body)
+            assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
+            assert "embedded DNS server is not in use" in payload["error"]["message"]
+    finally:
+        process.stop()

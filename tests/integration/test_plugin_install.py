@@ -1,6 +1,7 @@
 """The testing kit as a user gets it: build the package, install the wheel into a fresh
 virtual environment (dependencies from this machine's package index), and run a suite
-that uses only the `mailfrom_sim` fixture -- no conftest, nothing from this repo --
+that uses only the `mailfrom_sim` fixture -- the README's example among them; no
+conftest, nothing from this repo --
 once plainly and once under pytest-xdist with two workers.
 
 Slow (a venv and an install, ~30 s here): marked `slow`, still run by `make test`.
@@ -8,6 +9,7 @@ Slow (a venv and an install, ~30 s here): marked `slow`, still run by `make test
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +61,9 @@ EXAMPLE = textwrap.dedent('''
         assert newest["mail_from_decision"] == "custom"
 ''')
 
+# The README's example, as a user would paste it.
+README_EXAMPLE = re.search(r"```python\n(# test_mail_from.py\n.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+
 # A second file, so that `--dist loadfile` gives each xdist worker one.
 ISOLATION = textwrap.dedent('''
     from test_example import record
@@ -109,6 +114,7 @@ def run_example(venv: Path, tmp_path: Path, *pytest_args: str) -> tuple[subproce
     suite.mkdir()
     (suite / "test_example.py").write_text(EXAMPLE)
     (suite / "test_later.py").write_text(ISOLATION)
+    (suite / "test_mail_from.py").write_text(README_EXAMPLE)
     recorded = tmp_path / "recorded"
     recorded.mkdir()
     env = {key: value for key, value in os.environ.items()
@@ -129,7 +135,8 @@ def test_an_example_suite_runs_with_only_the_fixture(venv, tmp_path):
     result, recorded = run_example(venv, tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
+    assert "test_mail_from.py::test_rejected_until_the_mx_record_is_published PASSED" in result.stdout
     assert recorded["first"] == recorded["second"]  # one simulator for the session
 
 
@@ -137,7 +144,7 @@ def test_each_xdist_worker_gets_its_own_simulator(venv, tmp_path):
     result, recorded = run_example(venv, tmp_path, "-n", "2", "--dist", "loadfile")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
     (worker_a, url_a), (worker_b, url_b) = recorded["first"], recorded["second"]
     assert {worker_a, worker_b} == {"gw0", "gw1"}
     assert url_a != url_b
