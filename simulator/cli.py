@@ -6,11 +6,25 @@ Every serve option can also come from the environment as MAILFROM_SIM_<NAME>
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sqlite3
 import sys
 import threading
+
+from . import __version__
+
+
+def boolean(text: str) -> bool:
+    """A switch: `--flag` alone is on; `--flag false` or MAILFROM_SIM_FLAG=0 is off."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
 
 def port(text: str) -> int | None:
     """A port number, or `off` (None)."""
@@ -32,6 +46,9 @@ SERVE_OPTIONS = [
     ("--check-interval", float, 60.0, "seconds between MX checks"),
     ("--pending-timeout", float, 259200.0, "seconds before PENDING/TEMPORARY_FAILURE becomes FAILED"),
     ("--smtp-relay", str, None, "HOST:PORT to deliver accepted mail to"),
+    ("--smtp-relay-user", str, None, "log in to the relay as this user (SMTP AUTH)"),
+    ("--smtp-relay-password", str, None, "the relay user's password (prefer the environment variable)"),
+    ("--smtp-relay-starttls", boolean, False, "STARTTLS before anything else (certificate not verified)"),
     ("--region", str, "us-east-1", "region for requests without a signature"),
     ("--dns-timeout", float, 2.0, "seconds one MX lookup may take before it counts as TRANSIENT"),
     ("--identity-verification", str, "instant", "instant (identities verified when created) or dns (domains "
@@ -48,8 +65,12 @@ SERVE_OPTIONS = [
 ]
 
 
+def env_name(flag: str) -> str:
+    return "MAILFROM_SIM_" + flag[2:].upper().replace("-", "_")
+
+
 def _env_default(flag: str, kind, default):
-    env = "MAILFROM_SIM_" + flag[2:].upper().replace("-", "_")
+    env = env_name(flag)
     raw = os.environ.get(env)
     if raw is None or raw == "":
         return default
@@ -61,11 +82,16 @@ def _env_default(flag: str, kind, default):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailfrom-sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the simulator")
     for flag, kind, default, help_text in SERVE_OPTIONS:
-        serve.add_argument(flag, type=kind, default=_env_default(flag, kind, default), help=help_text)
+        current = _env_default(flag, kind, default)
+        shown = "none" if current is None else "(hidden)" if "password" in flag else "%(default)s"
+        switch = {"nargs": "?", "const": True} if kind is boolean else {}
+        serve.add_argument(flag, type=kind, default=current, **switch,
+                           help=f"{help_text.replace('%', '%%')} [default: {shown}; env {env_name(flag)}]")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                        help="a Host name to serve besides loopback and --host (repeatable; * for any)")
 
@@ -96,8 +122,10 @@ def serve(args) -> int:
         return 2
     options = Options(host=args.host, port=args.port, db=args.db, resolver=args.resolver, dns_port=args.dns_port,
                       check_interval=args.check_interval, pending_timeout=args.pending_timeout,
-                      smtp_relay=args.smtp_relay, region=args.region,
-                      dns_timeout=args.dns_timeout, identity_verification=args.identity_verification,
+                      smtp_relay=args.smtp_relay, smtp_relay_user=args.smtp_relay_user,
+                      smtp_relay_password=args.smtp_relay_password, smtp_relay_starttls=args.smtp_relay_starttls,
+                      region=args.region, dns_timeout=args.dns_timeout,
+                      identity_verification=args.identity_verification,
                       smtp_port=args.smtp_port, smtps_port=args.smtps_port,
                       smtp_cert=args.smtp_cert, smtp_key=args.smtp_key,
                       allowed_hosts=tuple(args.allowed_host), auth=args.auth,
@@ -105,6 +133,10 @@ def serve(args) -> int:
     try:
         runtime = Runtime(options).start()
     except (ValueError, OSError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.Error):
+            exc = f"--db {options.db}: {exc}"
+        elif isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            exc = _port_in_use(options) or exc
         print(f"mailfrom-sim: cannot start: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -119,6 +151,25 @@ def serve(args) -> int:
     runtime.stop()
     print("mailfrom-sim stopped", flush=True)
     return 0
+
+
+def _port_in_use(options) -> str | None:
+    """Which configured port is taken (probed once everything of ours is closed again)."""
+    import dataclasses
+    import socket
+
+    for field in dataclasses.fields(options):
+        port = getattr(options, field.name)
+        if not field.name.endswith("port") or not isinstance(port, int) or port == 0:
+            continue
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM) if field.name == "dns_port" else (socket.SOCK_STREAM,):
+            with socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET, kind) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+                try:
+                    probe.bind((options.host, port))
+                except OSError:
+                    return f"port {port} is in use (--{field.name.replace('_', '-')})"
+    return None
 
 
 def check(args) -> int:

@@ -38,6 +38,9 @@ class Options:
     check_interval: float = 60.0
     pending_timeout: float = 259200.0
     smtp_relay: str | None = None
+    smtp_relay_user: str | None = None
+    smtp_relay_password: str | None = None
+    smtp_relay_starttls: bool = False
     region: str = "us-east-1"
     dns_timeout: float = 2.0
     identity_verification: str = "instant"  # or "dns" (SPEC §12)
@@ -66,6 +69,8 @@ class Runtime:
         startup.check_database(options.db)
         credentials = load_credentials(options.credentials) if options.auth == "strict" else None
         self.options = options
+        if (options.smtp_relay_user or options.smtp_relay_starttls) and not options.smtp_relay:
+            raise ValueError("--smtp-relay-user and --smtp-relay-starttls need --smtp-relay HOST:PORT")
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
         self.store = Store(options.db)
@@ -87,7 +92,9 @@ class Runtime:
                 host, port = parse_relay_spec(options.smtp_relay)
                 # Results come back only for messages the facade submitted, so it exists by then.
                 self.relay = SmtpRelay(host, port, on_result=lambda message_id, status:
-                                       simulator.record_relay_result(message_id, status))
+                                       simulator.record_relay_result(message_id, status),
+                                       username=options.smtp_relay_user, password=options.smtp_relay_password,
+                                       starttls=options.smtp_relay_starttls)
             self.events = EventBus()
             self.events.add_listener(log_event)
             simulator = Simulator(

@@ -1,4 +1,5 @@
-"""The SMTP relay: hands accepted messages to a real SMTP server (`--smtp-relay HOST:PORT`).
+"""The SMTP relay: hands accepted messages to a real SMTP server (`--smtp-relay HOST:PORT`),
+optionally after STARTTLS (`--smtp-relay-starttls`) and AUTH (`--smtp-relay-user/-password`).
 
 Delivery happens on worker threads, never in the request that sent the mail; every
 submitted message ends in exactly one `on_result(message_id, "delivered" | "failed: <reason>")`,
@@ -12,6 +13,7 @@ import queue
 import re
 import smtplib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -66,6 +68,11 @@ class SmtpRelay:
     was sent (the relay may have it: never sent twice). Every wait is bounded by
     `timeout`. `on_result` runs on a worker thread and must not block for long; an
     exception it raises is logged, never propagated.
+
+    `starttls` upgrades each connection before anything else is said; the certificate
+    is not verified, as mail catchers on loopback present self-signed ones. With
+    `username`, the relay logs in (smtplib picks CRAM-MD5, PLAIN or LOGIN); a refused
+    login (535) fails the message at once, a server without AUTH too.
     """
 
     def __init__(
@@ -77,13 +84,20 @@ class SmtpRelay:
         backoff: float = 0.5,
         timeout: float = 10,
         workers: int = 1,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
     ):
+        if password is not None and username is None:
+            raise ValueError("an SMTP relay password needs a user (--smtp-relay-user)")
         self.host = host
         self.port = port
         self._on_result = on_result
         self._retries = max(0, retries)
         self._backoff = max(0.0, backoff)
         self._timeout = timeout
+        self._login = (username, password or "") if username is not None else None
+        self._starttls = starttls
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._pending = 0
@@ -174,6 +188,10 @@ class SmtpRelay:
     def _deliver_once(self, delivery: _Delivery) -> None:
         with smtplib.SMTP(self.host, self.port, timeout=self._timeout) as smtp:
             smtp.ehlo_or_helo_if_needed()
+            if self._starttls:
+                self._start_tls(smtp)
+            if self._login is not None:
+                self._log_in(smtp)
             code, reply = smtp.mail(delivery.envelope_from)
             if code != 250:
                 _raise_for_reply(f"MAIL FROM:<{delivery.envelope_from}>", code, reply)
@@ -197,6 +215,25 @@ class SmtpRelay:
                 raise _PermanentFailure(
                     f"{len(refused)} of {len(delivery.recipients)} recipients refused: {detail}"
                 )
+
+    def _start_tls(self, smtp: smtplib.SMTP) -> None:
+        if not smtp.has_extn("starttls"):
+            raise _PermanentFailure(f"{self.address} does not offer STARTTLS")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # loopback catchers use self-signed certificates
+        smtp.starttls(context=context)
+        smtp.ehlo()
+
+    def _log_in(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.login(*self._login)
+        except smtplib.SMTPNotSupportedError:
+            raise _PermanentFailure(f"{self.address} does not offer AUTH (or only after STARTTLS)") from None
+        except smtplib.SMTPAuthenticationError as error:
+            if error.smtp_code >= 500:
+                raise _PermanentFailure(f"AUTH answered {error.smtp_code} {_text(error.smtp_error)}") from None
+            raise
 
     def _report(self, message_id: str, relay_status: str | None) -> None:
         try:

@@ -290,3 +290,124 @@ def test_parse_relay_spec_reads_host_and_port(spec, expected):
 def test_parse_relay_spec_refuses_garbage(spec):
     with pytest.raises(ValueError):
         parse_relay_spec(spec)
+
+
+# --- AUTH and STARTTLS, against a sink that requires them --------------------------------
+
+USER, PASSWORD = "catcher", "s3cret"
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(), PASSWORD.encode())
+    return AuthResult(success=ok, handled=False)  # aiosmtpd answers 535 itself
+
+
+def self_signed_context(tmp_path):
+    """A server-side TLS context with a throwaway self-signed certificate, as catchers use."""
+    import datetime
+    import ssl
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+@contextmanager
+def guarded_server(**smtp_options):
+    """aiosmtpd requiring AUTH (and, with a tls_context, STARTTLS first)."""
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), auth_required=True,
+                            authenticator=authenticator, **smtp_options)
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_logs_in_when_the_server_requires_auth(results, make_relay):
+    with guarded_server(auth_require_tls=False) as (controller, handler):
+        relay = make_relay(controller.port, username=USER, password=PASSWORD)
+        relay.submit("m1", "m1@mail.example.com", ["a@example.org"], MIME)
+
+        assert results.wait_for(1) == {"m1": "delivered"}
+        assert [e["mail_from"] for e in handler.envelopes] == ["m1@mail.example.com"]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_without_credentials_an_auth_server_refuses_the_mail(results, make_relay):
+    with guarded_server(auth_require_tls=False) as (controller, handler):
+        relay = make_relay(controller.port, retries=3, backoff=5)  # a retry would time the test out
+
+        relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+        status = results.wait_for(1, timeout=3)["m1"]
+        assert status.startswith("failed: MAIL FROM") and "530" in status
+        assert handler.envelopes == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_wrong_password_fails_at_once_with_the_servers_answer(results, make_relay):
+    with guarded_server(auth_require_tls=False) as (controller, handler):
+        relay = make_relay(controller.port, username=USER, password="wrong", retries=3, backoff=5)
+
+        relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+        status = results.wait_for(1, timeout=3)["m1"]
+        assert status.startswith("failed: AUTH answered 535")
+        assert handler.envelopes == []
+
+
+def test_starttls_then_auth_against_a_self_signed_catcher(results, make_relay, tmp_path):
+    context = self_signed_context(tmp_path)
+    with guarded_server(tls_context=context, require_starttls=True) as (controller, handler):
+        relay = make_relay(controller.port, username=USER, password=PASSWORD, starttls=True)
+        relay.submit("m1", "m1@mail.example.com", ["a@example.org"], MIME)
+
+        assert results.wait_for(1) == {"m1": "delivered"}
+        assert [e["rcpt_tos"] for e in handler.envelopes] == [["a@example.org"]]
+
+
+def test_auth_that_the_server_offers_only_after_starttls_is_reported(results, make_relay, tmp_path):
+    context = self_signed_context(tmp_path)
+    with guarded_server(tls_context=context, require_starttls=True) as (controller, handler):
+        relay = make_relay(controller.port, username=USER, password=PASSWORD, retries=3, backoff=5)
+
+        relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+        status = results.wait_for(1, timeout=3)["m1"]
+        assert status == f"failed: 127.0.0.1:{controller.port} does not offer AUTH (or only after STARTTLS)"
+
+
+def test_starttls_against_a_server_without_it_is_reported(server, results, make_relay):
+    controller, handler = server
+    relay = make_relay(controller.port, starttls=True, retries=3, backoff=5)
+
+    relay.submit("m1", "m1@amazonses.com", ["a@example.org"], MIME)
+
+    assert results.wait_for(1, timeout=3)["m1"] == f"failed: 127.0.0.1:{controller.port} does not offer STARTTLS"
+    assert handler.envelopes == []
+
+
+def test_a_password_without_a_user_is_refused():
+    with pytest.raises(ValueError, match="needs a user"):
+        SmtpRelay("127.0.0.1", 25, lambda *_: None, password="x")

@@ -1,0 +1,100 @@
+"""The command line as a newcomer meets it: --version, serve --help, the reasons it
+refuses to start, and the relay's AUTH/STARTTLS options end to end."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from simulator import __version__
+from tests.helpers import SimControl, SimulatorProcess, aws_client
+from tests.integration.test_send_relay import CONTENT, wait_relay
+from tests.integration.test_smtp_relay import PASSWORD, USER, guarded_server, self_signed_context
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_version():
+    result = cli("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"mailfrom-sim {__version__}")
+
+
+def test_serve_help_shows_each_default_and_environment_variable():
+    import os
+
+    result = cli("serve", "--help", env={**os.environ, "MAILFROM_SIM_CHECK_INTERVAL": "5",
+                                        "MAILFROM_SIM_SMTP_RELAY_PASSWORD": "do-not-print"})
+    text = " ".join(result.stdout.split())  # argparse wraps lines anywhere
+    for fragment in ("[default: 8587; env MAILFROM_SIM_PORT]", "[default: 8553; env MAILFROM_SIM_DNS_PORT]",
+                     "[default: none; env MAILFROM_SIM_SMTP_RELAY]", "[default: 5.0; env MAILFROM_SIM_CHECK_INTERVAL]",
+                     "[default: (hidden); env MAILFROM_SIM_SMTP_RELAY_PASSWORD]",
+                     "[default: False; env MAILFROM_SIM_SMTP_RELAY_STARTTLS]"):
+        assert fragment in text
+    assert "do-not-print" not in result.stdout
+
+
+@pytest.mark.parametrize("flag,kind", [("--port", socket.SOCK_STREAM), ("--dns-port", socket.SOCK_DGRAM)])
+def test_a_port_in_use_is_named(flag, kind):
+    with socket.socket(socket.AF_INET, kind) as taken:
+        taken.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--port": "0", "--dns-port": "0", flag: str(port)}
+        result = cli("serve", "--db", ":memory:", *[x for item in ports.items() for x in item])
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mailfrom-sim: cannot start: port {port} is in use ({flag})"
+
+
+def test_a_bad_db_is_one_line_not_a_traceback(tmp_path):
+    result = cli("serve", "--port", "0", "--dns-port", "0", "--db", str(tmp_path / "missing" / "sim.db"))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mailfrom-sim: cannot start: --db {tmp_path}/missing/sim.db: " \
+                                    "unable to open database file"
+
+
+def test_relay_options_need_a_relay():
+    result = cli("serve", "--port", "0", "--dns-port", "0", "--db", ":memory:", "--smtp-relay-starttls")
+    assert result.returncode == 2 and "need --smtp-relay" in result.stderr
+
+
+def test_serve_relays_through_starttls_and_auth(tmp_path):
+    with warnings.catch_warnings(), guarded_server(tls_context=self_signed_context(tmp_path),
+                                                   require_starttls=True) as (controller, handler):
+        process = SimulatorProcess("--db", ":memory:", "--smtp-relay", f"127.0.0.1:{controller.port}",
+                                   "--smtp-relay-user", USER, "--smtp-relay-starttls",
+                                   env={"MAILFROM_SIM_SMTP_RELAY_PASSWORD": PASSWORD}).start()
+        try:
+            sesv2 = aws_client("sesv2", process.url)
+            sesv2.create_email_identity(EmailIdentity="example.com")
+            message_id = sesv2.send_email(FromEmailAddress="app@example.com", Content=CONTENT,
+                                          Destination={"ToAddresses": ["a@example.org"]})["MessageId"]
+
+            assert wait_relay(SimControl(process.url), message_id)["relay"] == "delivered"
+            assert [e["mail_from"] for e in handler.envelopes] == [f"{message_id}@amazonses.com"]
+        finally:
+            process.stop()
+
+
+def test_another_resolver_turns_the_embedded_dns_server_and_its_control_calls_off():
+    process = SimulatorProcess("--db", ":memory:", "--resolver", "127.0.0.1:9", "--dns-timeout", "0.2").start()
+    try:
+        control = SimControl(process.url)
+        assert control.ok("GET", "/_sim/health")["dns"] is None  # no embedded server, no DNS port
+        for method, path, body in [("GET", "/_sim/dns/records", None),
+                                   ("POST", "/_sim/dns/records", {"name": "mail.example.com", "type": "MX",
+                                                                  "value": "10 feedback-smtp.us-east-1.amazonses.com"}),
+                                   ("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "servfail"})]:
+            status, payload = control.call(method, path, body)
+            assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
+            assert "embedded DNS server is not in use" in payload["error"]["message"]
+    finally:
+        process.stop()
