@@ -22,6 +22,13 @@ def port(text: str) -> int | None:
     return number
 
 
+def on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(text)
+    return value == "on"
+
+
 SERVE_OPTIONS = [
     # flag, type, default, help
     ("--host", str, "127.0.0.1", "API address"),
@@ -41,6 +48,9 @@ SERVE_OPTIONS = [
     ("--auth", str, "open", "open, or strict: SMTP passwords must be derived from --credentials "
                             "(HTTP API signatures are not checked yet)"),
     ("--credentials", str, None, 'JSON file: access key id -> {"secret": ..., "account": ...}'),
+    ("--mail-auth", on_off, True, "on: DKIM-sign accepted mail as SES and add the receiver's "
+                                  "Authentication-Results (SPF, DKIM, DMARC); off: neither"),
+    ("--dkim-key-bits", int, 2048, "RSA key size of the DKIM keys the simulator makes (1024 or 2048)"),
 ]
 
 
@@ -88,7 +98,7 @@ def serve(args) -> int:
                       smtp_relay=args.smtp_relay, region=args.region,
                       dns_timeout=args.dns_timeout, smtp_port=args.smtp_port, smtps_port=args.smtps_port,
                       smtp_cert=args.smtp_cert, smtp_key=args.smtp_key, auth=args.auth,
-                      credentials=args.credentials)
+                      credentials=args.credentials, mail_auth=args.mail_auth, dkim_key_bits=args.dkim_key_bits)
     try:
         runtime = Runtime(options).start()
     except (ValueError, OSError) as exc:

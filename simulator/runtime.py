@@ -44,6 +44,8 @@ class Options:
     smtp_key: str | None = None
     auth: str = "open"  # "strict": check credentials against the --credentials file
     credentials: str | None = None
+    mail_auth: bool = True  # DKIM signatures and Authentication-Results on accepted mail
+    dkim_key_bits: int = 2048
 
 
 class Runtime:
@@ -56,6 +58,8 @@ class Runtime:
 
         if options.check_interval <= 0 or options.pending_timeout <= 0:
             raise ValueError("--check-interval and --pending-timeout must be positive")
+        if options.dkim_key_bits not in (1024, 2048):
+            raise ValueError("--dkim-key-bits must be 1024 or 2048")
         self.options = options
         if options.resolver != "embedded":
             parse_resolver_spec(options.resolver, None)  # a bad --resolver fails now, with its reason
@@ -79,10 +83,17 @@ class Runtime:
                 # Results come back only for messages the facade submitted, so it exists by then.
                 self.relay = SmtpRelay(host, port, on_result=lambda message_id, status:
                                        simulator.record_relay_result(message_id, status))
+            authenticator = None
+            if options.mail_auth:
+                from .mailauth import Authenticator
+
+                authenticator = Authenticator(self.store, self.zone, lookup.nameserver, options.dns_timeout,
+                                              bits=options.dkim_key_bits)
             simulator = Simulator(
                 self.store,
                 Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout),
                 lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address,
+                authenticator=authenticator,
             )
             self.simulator = simulator
             self.app = create_app(simulator, {"DEFAULT_REGION": options.region})

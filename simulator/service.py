@@ -13,7 +13,7 @@ import threading
 from dataclasses import replace
 
 from . import __version__, mail
-from .core import machine, names, rules, sending
+from .core import machine, mailauth, names, rules, sending
 from .core.clock import MAX_ADVANCE, SimClock, rfc3339
 from .core.errors import (
     AlreadyExistsException,
@@ -37,7 +37,7 @@ from .core.model import (
     VerificationStatus,
 )
 from .nameserver.zone import DuplicateRecordError
-from .ports import Lookup, Relay, Store, Zone
+from .ports import Authenticator, Lookup, Relay, Store, Zone
 
 # Relay states of an outbox entry: "none" (not relayed), "pending", "delivered", "failed: <reason>".
 RELAY_NONE, RELAY_PENDING = "none", "pending"
@@ -59,9 +59,11 @@ class Simulator:
         relay: Relay | None = None,
         dns_address: str | None = None,
         clock: SimClock | None = None,
+        authenticator: Authenticator | None = None,
     ):
         """`lookup` None: every check is TRANSIENT; `zone` None: the embedded DNS server is not
-        in use; `relay` None: accepted mail is only stored."""
+        in use; `relay` None: accepted mail is only stored; `authenticator` None: mail is neither
+        DKIM-signed nor given authentication results."""
         self.store = store
         self.settings = settings
         self.clock = clock or SimClock(float(store.get_meta("clock_offset", "0") or 0))
@@ -69,6 +71,7 @@ class Simulator:
         self.zone = zone
         self.relay = relay
         self.dns_address = dns_address
+        self.authenticator = authenticator
         self._sweep_lock = threading.Lock()
         if zone is not None:
             zone.load(store.dns_records(), store.dns_faults())
@@ -140,6 +143,8 @@ class Simulator:
             self.store.delete_history(tx, scope.account, scope.region, identity.name)
 
         self.store.write(delete)
+        if self.authenticator is not None:
+            self.authenticator.forget(identity)
 
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
                       behavior: BehaviorOnMxFailure | None) -> Identity:
@@ -262,15 +267,23 @@ class Simulator:
         """
         composed = self._compose(from_address, destination, content, reply_to, max_bytes, max_recipients)
         message_id = mail.new_message_id()
-        verdict = sending.decide(self._send_facts(scope, composed.from_address, composed.destinations, message_id))
+        facts = self._send_facts(scope, composed.from_address, composed.destinations, message_id)
+        verdict = sending.decide(facts)
         now = self.now()
         if isinstance(verdict, sending.Rejected):
             if verdict.recorded:
                 self._record(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
                              composed.mime_bytes, via)
             raise verdict.error
-        raw = mail.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
-        self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw, via)
+        stamped = mail.stamp_message(composed.mime_bytes, message_id, scope.region, now)
+        authentication = None
+        if self.authenticator is not None:  # DKIM-signed, and the receiver's Authentication-Results on top
+            stamped, authentication = self.authenticator.seal(
+                stamped, region=scope.region, signer=mailauth.domain_signer(facts.sender_chain),
+                envelope_from=verdict.envelope_from)
+        raw = mail.with_return_path(stamped, verdict.envelope_from)
+        self._record(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision, raw, via,
+                     authentication)
         if self.relay is not None:
             self.relay.submit(message_id, verdict.envelope_from, list(composed.destinations), raw)
         return message_id
@@ -308,7 +321,7 @@ class Simulator:
 
     def _record(self, scope: Scope, message_id: str, now: float, composed: mail.ComposedMessage,
                 verdict: sending.SendVerdict, envelope_from: str | None, decision: MailFromDecision,
-                raw: bytes, via: str) -> None:
+                raw: bytes, via: str, authentication: dict | None = None) -> None:
         entry = {
             "message_id": message_id, "account": scope.account, "region": scope.region,
             "from": composed.from_address, "destinations": list(composed.destinations),
@@ -318,6 +331,8 @@ class Simulator:
             "reason": verdict.reason, "sending_identity": verdict.sending_identity,
             "sent_at": now, "via": via,
         }
+        if authentication is not None:
+            entry["authentication"] = authentication
         relay = RELAY_PENDING if (self.relay is not None and envelope_from) else RELAY_NONE
         self.store.write(lambda tx: self.store.add_outbox(tx, entry, relay, raw))
 
@@ -425,6 +440,8 @@ class Simulator:
             self.clock.reset()  # in memory only once the store is empty
             if self.zone is not None:
                 self.zone.clear()
+            if self.authenticator is not None:
+                self.authenticator.reset()
 
     def health(self) -> dict:
         now = self.now()

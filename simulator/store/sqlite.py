@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     entry TEXT NOT NULL, raw BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_scope ON outbox (account, region, seq);
+CREATE TABLE IF NOT EXISTS dkim_keys (
+    name TEXT PRIMARY KEY, private_key TEXT NOT NULL, created_at REAL NOT NULL
+);
 """
 # Indexes on columns a database made by an earlier version may lack until _migrate adds them.
 INDEXES = """
@@ -456,7 +459,21 @@ class Store:
         else:
             conn.execute("DELETE FROM outbox WHERE account=? AND region=?", (account, region))
 
+    # --- DKIM keys (SES's side: the name the public key is published at -> PEM) ---
+    def dkim_keys(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.conn.execute("SELECT name, private_key FROM dkim_keys ORDER BY name")}
+
+    @staticmethod
+    def add_dkim_keys(conn: sqlite3.Connection, keys: dict[str, str], now: float) -> None:
+        conn.executemany("INSERT OR IGNORE INTO dkim_keys (name, private_key, created_at) VALUES (?, ?, ?)",
+                         [(name, pem, now) for name, pem in keys.items()])
+
+    @staticmethod
+    def remove_dkim_keys(conn: sqlite3.Connection, names: list[str]) -> None:
+        conn.executemany("DELETE FROM dkim_keys WHERE name=?", [(name,) for name in names])
+
     @staticmethod
     def reset(conn: sqlite3.Connection) -> None:
-        for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox"):
+        for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox",
+                      "dkim_keys"):
             conn.execute(f"DELETE FROM {table}")
