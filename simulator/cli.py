@@ -140,6 +140,11 @@ def check(args) -> int:
     if lookup.error:
         print(f"detail: {lookup.error}")
     print(f"SPF: {lookup.spf or '(none found; advised, not required for verification)'}")
+    from .lookup.records import RecordResolver
+    from .mailauth.readiness import readiness
+
+    for line in readiness(RecordResolver(resolver.nameserver, args.timeout), domain):
+        print(line)
     print("records to publish:")
     for record in records_to_publish(domain, args.region):
         print(f"  {record}")

@@ -212,7 +212,7 @@ def parse_dmarc(text: str) -> DmarcRecord | str:
         if name in tags:
             return f"tag {name} is repeated"
         tags[name] = value.strip()
-    if tags.get("v") != "DMARC1":
+    if next(iter(tags), None) != "v" or tags["v"] != "DMARC1":
         return "the record does not start with v=DMARC1"
     policy = tags.get("p", "").lower()
     if policy not in _POLICIES:
