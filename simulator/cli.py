@@ -36,6 +36,13 @@ def port(text: str) -> int | None:
     return number
 
 
+def on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(text)
+    return value == "on"
+
+
 SERVE_OPTIONS = [
     # flag, type, default, help
     ("--host", str, "127.0.0.1", "API address"),
@@ -62,6 +69,9 @@ SERVE_OPTIONS = [
     ("--auth", str, "none", "none, or strict: SigV4 (and SMTP passwords) verified with the keys of --credentials"),
     ("--credentials", str, None, 'JSON file {"ACCESS_KEY_ID": {"secret": ..., "account": "123456789012"}}'),
     ("--control-token", str, None, "require Authorization: Bearer TOKEN on /_sim"),
+    ("--mail-auth", on_off, True, "on: DKIM-sign accepted mail as SES and add the receiver's "
+                                  "Authentication-Results (SPF, DKIM, DMARC); off: neither"),
+    ("--dkim-key-bits", int, 2048, "RSA key size of the DKIM keys the simulator makes (1024 or 2048)"),
 ]
 
 
@@ -129,7 +139,8 @@ def serve(args) -> int:
                       smtp_port=args.smtp_port, smtps_port=args.smtps_port,
                       smtp_cert=args.smtp_cert, smtp_key=args.smtp_key,
                       allowed_hosts=tuple(args.allowed_host), auth=args.auth,
-                      credentials=args.credentials, control_token=args.control_token)
+                      credentials=args.credentials, control_token=args.control_token,
+                      mail_auth=args.mail_auth, dkim_key_bits=args.dkim_key_bits)
     try:
         runtime = Runtime(options).start()
     except (ValueError, OSError, sqlite3.Error) as exc:
@@ -194,6 +205,11 @@ def check(args) -> int:
     if lookup.error:
         print(f"detail: {lookup.error}")
     print(f"SPF: {lookup.spf or '(none found; advised, not required for verification)'}")
+    from .lookup.records import RecordResolver
+    from .mailauth.readiness import readiness
+
+    for line in readiness(RecordResolver(resolver.nameserver, args.timeout), domain):
+        print(line)
     print("records to publish:")
     for record in records_to_publish(domain, args.region):
         print(f"  {record}")

@@ -55,6 +55,8 @@ class Options:
     auth: str = "none"  # "strict": SigV4 verified against `credentials` on every AWS request
     credentials: str | None = None
     control_token: str | None = None
+    mail_auth: bool = True  # DKIM signatures and Authentication-Results on accepted mail
+    dkim_key_bits: int = 2048
 
 
 class Runtime:
@@ -68,6 +70,8 @@ class Runtime:
         startup.check_options(options)
         startup.check_database(options.db)
         credentials = load_credentials(options.credentials) if options.auth == "strict" else None
+        if options.dkim_key_bits not in (1024, 2048):
+            raise ValueError("--dkim-key-bits must be 1024 or 2048")
         self.options = options
         if (options.smtp_relay_user or options.smtp_relay_starttls) and not options.smtp_relay:
             raise ValueError("--smtp-relay-user and --smtp-relay-starttls need --smtp-relay HOST:PORT")
@@ -95,6 +99,12 @@ class Runtime:
                                        simulator.record_relay_result(message_id, status),
                                        username=options.smtp_relay_user, password=options.smtp_relay_password,
                                        starttls=options.smtp_relay_starttls)
+            authenticator = None
+            if options.mail_auth:
+                from .mailauth import Authenticator
+
+                authenticator = Authenticator(self.store, self.zone, lookup.nameserver, options.dns_timeout,
+                                              bits=options.dkim_key_bits)
             self.events = EventBus()
             self.events.add_listener(log_event)
             simulator = Simulator(
@@ -102,6 +112,7 @@ class Runtime:
                 Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout,
                          identity_verification=options.identity_verification),
                 lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address, events=self.events,
+                authenticator=authenticator,
             )
             self.simulator = simulator
             self.app = create_app(simulator, {

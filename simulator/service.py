@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, replace
 
 from . import __version__, mail
-from .core import checks, machine, names, rules, sending, verdicts
+from .core import checks, machine, mailauth, names, rules, sending, verdicts
 from .core import tags as tag_rules
 from .core.clock import MAX_ADVANCE, MAX_TIME, SimClock, rfc3339
 from .core.errors import (
@@ -49,7 +49,7 @@ from .core.model import (
 )
 from .mail import templates
 from .nameserver.zone import DuplicateRecordError
-from .ports import Lookup, Relay, Store, Zone
+from .ports import Authenticator, Lookup, Relay, Store, Zone
 
 VERIFICATION_MODES = ("instant", "dns")
 VERIFICATION_SENDER = "no-reply-aws@amazon.com"
@@ -172,9 +172,11 @@ class Simulator:
         dns_address: str | None = None,
         clock: SimClock | None = None,
         events: EventBus | None = None,
+        authenticator: Authenticator | None = None,
     ):
         """`lookup` None: every check is TRANSIENT; `zone` None: the embedded DNS server is not
-        in use; `relay` None: accepted mail is only stored."""
+        in use; `relay` None: accepted mail is only stored; `authenticator` None: mail is neither
+        DKIM-signed nor given authentication results."""
         self.store = store
         self.events = events if events is not None else EventBus()
         self.settings = settings
@@ -183,6 +185,7 @@ class Simulator:
         self.zone = zone
         self.relay = relay
         self.dns_address = dns_address
+        self.authenticator = authenticator
         self._sweep_lock = threading.Lock()
         self._dns_lock = threading.Lock()
         if zone is not None:
@@ -343,6 +346,8 @@ class Simulator:
             self.store.set_identity_tags(tx, scope.account, scope.region, identity.name, None)
 
         self.store.write(delete)
+        if self.authenticator is not None:
+            self.authenticator.forget(identity)
         self._publish("identity", action="deleted", account=scope.account, region=scope.region, identity=identity.name)
 
     def put_mail_from(self, scope: Scope, raw_name: str, mail_from_domain: str | None,
@@ -563,10 +568,14 @@ class Simulator:
             entry = self._outbox_entry(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
                                        extra)
             return _Attempt(message_id, composed, verdict, entry, composed.mime_bytes)
-        raw = mail.delivered_mime(composed, message_id, scope.region, now, verdict.envelope_from)
+        stamped = mail.stamp_message(composed.mime_bytes, message_id, scope.region, now)
         entry = self._outbox_entry(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision,
                                    extra)
-        return _Attempt(message_id, composed, verdict, entry, raw)
+        if self.authenticator is not None:  # DKIM-signed, and the receiver's Authentication-Results on top
+            stamped, entry["authentication"] = self.authenticator.seal(
+                stamped, region=scope.region, signer=mailauth.domain_signer(chain),
+                envelope_from=verdict.envelope_from)
+        return _Attempt(message_id, composed, verdict, entry, mail.with_return_path(stamped, verdict.envelope_from))
 
     def _commit(self, scope: Scope, attempts: list["_Attempt"]) -> None:
         """Record every attempt that leaves an outbox entry in one write, then relay the accepted."""
@@ -886,6 +895,8 @@ class Simulator:
                 self.clock.reset()  # in memory only once the store is empty
                 if self.zone is not None:
                     self.zone.clear()
+                if self.authenticator is not None:
+                    self.authenticator.reset()
         self._publish("reset")
 
     # --- events (SSE, dashboard, logs) ------------------------------------------

@@ -14,7 +14,7 @@ from .compose import build_from_simple
 from .ids import new_message_id
 from .message import MAX_RECIPIENTS, V1_MAX_MESSAGE_BYTES, V2_MAX_MESSAGE_BYTES, ComposedMessage
 from .parse import decode_raw_base64, parse_raw
-from .stamp import delivered_mime
+from .stamp import delivered_mime, stamp_message, with_return_path
 
 __all__ = [
     "ComposedMessage",
@@ -26,4 +26,6 @@ __all__ = [
     "delivered_mime",
     "new_message_id",
     "parse_raw",
+    "stamp_message",
+    "with_return_path",
 ]

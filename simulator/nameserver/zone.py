@@ -95,6 +95,7 @@ class _Record:
     ttl: int
     rdata: dns.rdata.Rdata
     wire: RdataWire  # rendered once here rather than in every answer
+    system: bool = False  # SES's side (DKIM keys, amazonses.com SPF): not the user's to list or remove
 
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "type": self.type, "value": self.value, "ttl": self.ttl}
@@ -218,9 +219,14 @@ class Zone:
 
     # --- changes -----------------------------------------------------------
 
-    def add(self, name: str, type: str, value: str, ttl: int = 300, id: str | None = None) -> dict:
-        """Add one record; return it as {"id","name","type","value","ttl"}."""
-        record = self._validate(name, type, value, ttl, id)
+    def add(self, name: str, type: str, value: str, ttl: int = 300, id: str | None = None, *,
+            system: bool = False) -> dict:
+        """Add one record; return it as {"id","name","type","value","ttl"}.
+
+        `system`: a record SES publishes (simulator.mailauth), served like any
+        other but left out of records() and kept by load() and clear().
+        """
+        record = self._validate(name, type, value, ttl, id, system)
         with self._lock:
             self._check_fits(record)
             if record.id == "":
@@ -297,6 +303,13 @@ class Zone:
         for name, fault in (faults or {}).items():
             staged.set_fault(name, fault)
         with self._lock:
+            for record in self._records.values():
+                if record.system:
+                    try:
+                        staged._check_fits(record)
+                    except ZoneError:
+                        continue  # a user's record took its place; the user's stays
+                    staged._insert(record)
             self._records = staged._records
             self._by_name = staged._by_name
             self._rrsets = staged._rrsets
@@ -306,20 +319,19 @@ class Zone:
             self._changed(None)
 
     def clear(self) -> None:
-        with self._lock:
-            self._records = {}
-            self._by_name = {}
-            self._rrsets = {}
-            self._direct = {}
-            self._below = {}
-            self._faults = {}
-            self._changed(None)
+        """Drop the user's records and every fault; SES's (system) records stay."""
+        self.load(())
 
     # --- reads -------------------------------------------------------------
 
     def records(self) -> list[dict]:
+        """The user's records (system records are listed by system_records())."""
         with self._lock:
-            return [record.to_dict() for record in self._records.values()]
+            return [record.to_dict() for record in self._records.values() if not record.system]
+
+    def system_records(self) -> list[dict]:
+        with self._lock:
+            return [record.to_dict() for record in self._records.values() if record.system]
 
     def faults(self) -> dict[str, str]:
         with self._lock:
@@ -352,6 +364,7 @@ class Zone:
             return ZoneChanges(current, names)
 
     def __len__(self) -> int:
+        """How many records are served, system records included."""
         return len(self._records)
 
     def answer(self, qname: dns.name.Name | str, qtype: dns.rdatatype.RdataType | int | str) -> ZoneAnswer:
@@ -420,7 +433,8 @@ class Zone:
         return ZoneAnswer(dns.rcode.NOERROR, tuple(answer))
 
     @staticmethod
-    def _validate(name: object, rtype: object, value: object, ttl: object, record_id: object) -> _Record:
+    def _validate(name: object, rtype: object, value: object, ttl: object, record_id: object,
+                  system: bool = False) -> _Record:
         key = normalize_name(name)
         if not isinstance(rtype, str) or rtype.upper() not in SUPPORTED_TYPES:
             raise ZoneError(f"type {rtype!r} is not one of: {', '.join(SUPPORTED_TYPES)}")
@@ -430,7 +444,7 @@ class Zone:
         elif not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
             raise ZoneError(f"record id {record_id!r} must be 1-64 letters, digits, '_', '.', '-'")
         text, rdata = _parse_value(rtype, value)
-        return _Record(record_id, key, rtype, text, _parse_ttl(ttl), rdata, rdata_wire(rdata))
+        return _Record(record_id, key, rtype, text, _parse_ttl(ttl), rdata, rdata_wire(rdata), system)
 
     def _check_fits(self, record: _Record) -> None:
         if record.id and record.id in self._records:
@@ -504,4 +518,5 @@ _FAULT_ANSWERS = {fault: ZoneAnswer(rcode, (), fault, EMPTY_SECTION) for fault, 
 
 
 def _replace_id(record: _Record, record_id: str) -> _Record:
-    return _Record(record_id, record.name, record.type, record.value, record.ttl, record.rdata, record.wire)
+    return _Record(record_id, record.name, record.type, record.value, record.ttl, record.rdata, record.wire,
+                   record.system)

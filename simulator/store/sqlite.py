@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS identity_tags (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, tags TEXT NOT NULL,
     PRIMARY KEY (account, region, name)
 );
+CREATE TABLE IF NOT EXISTS dkim_keys (
+    name TEXT PRIMARY KEY, private_key TEXT NOT NULL, created_at REAL NOT NULL
+);
 """
 # Indexes on columns a database made by an earlier version may lack until _migrate adds them.
 INDEXES = """
@@ -610,8 +613,21 @@ class Store:
                                 (account, region, name)).fetchone()
         return json.loads(row[0]) if row else []
 
+    # --- DKIM keys (SES's side: the name the public key is published at -> PEM) ---
+    def dkim_keys(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.conn.execute("SELECT name, private_key FROM dkim_keys ORDER BY name")}
+
+    @staticmethod
+    def add_dkim_keys(conn: sqlite3.Connection, keys: dict[str, str], now: float) -> None:
+        conn.executemany("INSERT OR IGNORE INTO dkim_keys (name, private_key, created_at) VALUES (?, ?, ?)",
+                         [(name, pem, now) for name, pem in keys.items()])
+
+    @staticmethod
+    def remove_dkim_keys(conn: sqlite3.Connection, names: list[str]) -> None:
+        conn.executemany("DELETE FROM dkim_keys WHERE name=?", [(name,) for name in names])
+
     @staticmethod
     def reset(conn: sqlite3.Connection) -> None:
         for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox",
-                      "templates", "configuration_sets", "identity_tags"):
+                      "templates", "configuration_sets", "identity_tags", "dkim_keys"):
             conn.execute(f"DELETE FROM {table}")

@@ -18,7 +18,8 @@ BREAKS = ["\r\n", "\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\
 SURROGATES = ["\ud800", "\udfff", "\udc80"]
 BENIGN = ["Ann", "Jörg Müller", "hello", "Doe, Jane", "Grüße", "x", "tab\there", "日本", "a=?b", "?="]
 HEADER_NAMES = {"return-path", "date", "message-id", "from", "to", "cc", "reply-to", "subject", "mime-version",
-                "content-type", "content-transfer-encoding", "x-fuzz"}
+                "content-type", "content-transfer-encoding", "x-fuzz",
+                "authentication-results", "dkim-signature"}  # the receiver's, and SES's (one per signature)
 
 
 def _encoded_word(rng: random.Random, text: str) -> str:
@@ -102,7 +103,8 @@ def test_fuzzed_simple_sends_never_5xx_and_never_inject_a_header(endpoint, sesv2
         message = email.message_from_bytes(entry["raw"].encode("utf-8", "surrogateescape"), policy=policy.default)
         names = [name.lower() for name in message.keys()]
         assert set(names) <= HEADER_NAMES, (names, entry["raw"][:600])
-        assert len(names) == len(set(names)), entry["raw"][:600]
+        singles = [name for name in names if name != "dkim-signature"]
+        assert len(singles) == len(set(singles)), entry["raw"][:600]
         raw_message = email.message_from_bytes(entry["raw"].encode("utf-8", "surrogateescape"), policy=policy.compat32)
         for name in message.keys():
             unfolded = raw_message[name].replace("\r\n ", " ").replace("\r\n\t", "\t")

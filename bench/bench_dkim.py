@@ -1,0 +1,130 @@
+"""What DKIM signing and the authentication results cost SendEmail.
+
+wrk (keep-alive, 16 connections, one wrk thread) posts SES v2 SendEmail
+(Content.Simple) to two `serve` child processes in the same run:
+  * `--mail-auth off`: no signature, no Authentication-Results (the unsigned rate);
+  * `--mail-auth on` (the default), sending
+      - as app@example.net, an email-address identity: one DKIM signature
+        (d=amazonses.com), no SUCCESS DKIM identity;
+      - as app@example.com, a domain identity with DKIM SUCCESS, its CNAMEs,
+        _dmarc record, custom MAIL FROM domain (SUCCESS) and SPF published:
+        two signatures (d=example.com, d=amazonses.com), SPF, DKIM and DMARC
+        all pass.
+Every answer must be a 2xx. Goal (issue 15): signed sends >= 0.6x the unsigned rate.
+The targets run interleaved, `--rounds` times each; the best run of each is reported.
+Run time: about 4 x rounds x duration seconds plus start-up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+CONNECTIONS = 16
+GOAL = 0.6
+
+
+def body(sender: str) -> str:
+    return json.dumps({
+        "FromEmailAddress": sender,
+        "Destination": {"ToAddresses": ["user@example.org"]},
+        "Content": {"Simple": {"Subject": {"Data": "bench"},
+                               "Body": {"Text": {"Data": "Hello from bench_dkim.py.\n" * 8}}}},
+    })
+
+
+def prepare(sim: common.Simulator) -> None:
+    def ok(method, path, payload=None):
+        status, answer = common.http(method, sim.url + path, payload)
+        assert 200 <= status < 300, (method, path, status, answer)
+        return answer
+
+    identity = ok("POST", "/v2/email/identities", {"EmailIdentity": "example.com"})
+    ok("POST", "/v2/email/identities", {"EmailIdentity": "app@example.net"})
+    ok("PUT", "/v2/email/identities/example.com/mail-from",
+       {"MailFromDomain": "mail.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"})
+    records = [("mail.example.com", "MX", "10 feedback-smtp.us-east-1.amazonses.com"),
+               ("mail.example.com", "TXT", "v=spf1 include:amazonses.com ~all"),
+               ("_dmarc.example.com", "TXT", "v=DMARC1; p=reject")]
+    records += [(f"{token}._domainkey.example.com", "CNAME", f"{token}.dkim.amazonses.com")
+                for token in identity["DkimAttributes"]["Tokens"]]
+    for name, type_, value in records:
+        ok("POST", "/_sim/dns/records", {"name": name, "type": type_, "value": value})
+    ok("POST", "/_sim/checks/run", {})
+
+
+def check_results(sim: common.Simulator) -> None:
+    """The last message from each sender carries the expected results (the bench measures the real path)."""
+    status, payload = common.http("GET", f"{sim.url}/_sim/outbox?limit=2000")
+    assert status == 200, payload
+    seen = {}
+    for message in payload["data"]["messages"]:
+        seen.setdefault(message["from"], message.get("authentication"))
+    signed = seen.get("app@example.com")
+    assert signed and signed["dmarc"]["result"] == "pass" and [d["result"] for d in signed["dkim"]] == ["pass"] * 2, \
+        signed
+    assert seen.get("app@example.net") and seen["app@example.net"]["dkim"][0]["result"] == "pass", seen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--key-bits", type=int, default=None, help="the signing simulator's --dkim-key-bits")
+    args = parser.parse_args()
+    common.require_wrk()
+    processes = common.Processes()
+    with tempfile.TemporaryDirectory(prefix="mailfrom-bench-") as tmp:
+        try:
+            extra = ("--dkim-key-bits", str(args.key_bits)) if args.key_bits else ()
+            signed_sim = common.Simulator(processes, str(Path(tmp) / "signed.db"), *extra).start()
+            plain_sim = common.Simulator(processes, str(Path(tmp) / "plain.db"), "--mail-auth", "off").start()
+            for sim in (signed_sim, plain_sim):
+                prepare(sim)
+            targets = [
+                ("unsigned (--mail-auth off), app@example.com", plain_sim, "app@example.com"),
+                ("1 signature (amazonses.com), app@example.net", signed_sim, "app@example.net"),
+                ("2 signatures + SPF/DMARC pass, app@example.com", signed_sim, "app@example.com"),
+            ]
+            url = "/v2/email/outbound-emails"
+            for _, sim, sender in targets:  # warm-up: keys made, DNS answers cached
+                status, answer = common.http("POST", sim.url + url, json.loads(body(sender)),
+                                             headers={"Authorization": common.AUTH_HEADER})
+                assert status == 200, answer
+                common.run_wrk(sim.url + url, common.wrk_script("POST", body(sender),
+                                                                {"Content-Type": "application/json"}),
+                               connections=CONNECTIONS, duration=1.0)
+            print(f"bench_dkim: wrk keep-alive, {CONNECTIONS} connections, {args.rounds} rounds of "
+                  f"{args.duration:g} s; {common.machine_line()}", flush=True)
+            best: dict[str, dict] = {}
+            for _ in range(args.rounds):
+                for label, sim, sender in targets:
+                    figures = common.run_wrk(sim.url + url, common.wrk_script(
+                        "POST", body(sender), {"Content-Type": "application/json"}),
+                        connections=CONNECTIONS, duration=args.duration)
+                    assert figures["errors"] == 0 and figures["non2xx"] == 0, figures["stdout"]
+                    print(f"  {label}: {figures['rps']:.0f} req/s, p99 {common.ms(figures['p99_us'])} ms", flush=True)
+                    if label not in best or figures["rps"] > best[label]["rps"]:
+                        best[label] = figures
+            check_results(signed_sim)
+        finally:
+            processes.close()
+    base = best[targets[0][0]]["rps"]
+    rows = []
+    for label, _, _ in targets:
+        f = best[label]
+        ratio = f["rps"] / base
+        rows.append([label, f"{f['rps']:.0f}", common.ms(f["p50_us"]), common.ms(f["p99_us"]), f"{ratio:.2f}x",
+                     "-" if label == targets[0][0] else common.goal(ratio >= GOAL)])
+    common.table(["SendEmail", "req/s", "p50 ms", "p99 ms", "vs unsigned", f"goal >= {GOAL}x"], rows,
+                 title=f"bench_dkim: SES v2 SendEmail, best of {args.rounds} interleaved {args.duration:g} s runs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
