@@ -266,7 +266,8 @@ class Simulator:
         now = self.now()
         entry = self._outbox_entry(Scope(identity.account, identity.region), message_id, now, composed, verdict,
                                    envelope_from, MailFromDecision.DEFAULT,
-                                   {"via": VIA_VERIFICATION, "template": None, "configuration_set": None})
+                                   {"via": VIA_VERIFICATION, "template": None, "configuration_set": None,
+                                    "verification_link": link})
         raw = mail.delivered_mime(composed, message_id, identity.region, now, envelope_from)
         return _Attempt(message_id, composed, verdict, entry, raw)
 

@@ -438,3 +438,71 @@ class SetSandbox(Scoped):
 
     def run(self, runner: "Runner", scenario: "Scenario") -> None:
         runner.control.call("PUT", "/_sim/account", {"sandbox": self.set_sandbox}, **self.sim_query(scenario))
+
+
+class SetIdentityVerification(Scoped):
+    """How the account verifies identities created from now on (SPEC §12): instant or dns."""
+
+    kind: ClassVar[str] = "set_identity_verification"
+    set_identity_verification: Annotated[str, one_of(("instant", "dns"))]
+
+    def describe(self, scenario: "Scenario") -> str:
+        return f"set_identity_verification {self.set_identity_verification}" + self.scope_text(scenario)
+
+    def run(self, runner: "Runner", scenario: "Scenario") -> None:
+        runner.control.call("PUT", "/_sim/account", {"identity_verification": self.set_identity_verification},
+                            **self.sim_query(scenario))
+
+
+class PublishDkim(Scoped):
+    """Publishes a domain identity's three Easy DKIM CNAMEs (its tokens, from GetEmailIdentity)
+    in the embedded zone, as its owner would to verify it."""
+
+    kind: ClassVar[str] = "publish_dkim"
+
+    class Body(Schema):
+        identity: Text
+
+    publish_dkim: Body
+
+    def describe(self, scenario: "Scenario") -> str:
+        return f"publish_dkim {self.publish_dkim.identity}" + self.scope_text(scenario)
+
+    def run(self, runner: "Runner", scenario: "Scenario") -> None:
+        region, account = self.scope(scenario)
+        domain = self.publish_dkim.identity
+        response, error = runner.aws("sesv2", "get_email_identity", {"EmailIdentity": domain}, region, account)
+        if error is not None:
+            raise StepFailed(f"GetEmailIdentity failed with {error.response.get('Error', {}).get('Code', '?')}")
+        tokens = response.get("DkimAttributes", {}).get("Tokens") or []
+        if not tokens:
+            raise StepFailed(f"{domain} has no DKIM tokens (is it a domain identity?)")
+        for token in tokens:
+            runner.control.call("POST", "/_sim/dns/records", {"name": f"{token}._domainkey.{domain}",
+                                                              "type": "CNAME", "value": f"{token}.dkim.amazonses.com"})
+
+
+class OpenVerificationLink(Scoped):
+    """Opens the link in the newest verification message sent to an email address, as its
+    owner would (SPEC §12)."""
+
+    kind: ClassVar[str] = "open_verification_link"
+
+    class Body(Schema):
+        identity: Text
+
+    open_verification_link: Body
+
+    def describe(self, scenario: "Scenario") -> str:
+        return f"open_verification_link {self.open_verification_link.identity}" + self.scope_text(scenario)
+
+    def run(self, runner: "Runner", scenario: "Scenario") -> None:
+        address = self.open_verification_link.identity
+        messages = runner.control.call("GET", "/_sim/outbox", limit=str(OUTBOX_LIMIT),
+                                       **self.sim_query(scenario)).get("messages", [])
+        for message in messages:  # newest first
+            link = message.get("verification_link")
+            if link and message.get("destinations") == [address]:
+                runner.control.call("GET", urllib.parse.urlsplit(link).path)
+                return
+        raise StepFailed(f"no verification message to {address} in the outbox")

@@ -130,3 +130,45 @@ def test_feedback_host_and_the_records_to_publish():
         "mail.example.com. MX 10 feedback-smtp.eu-west-1.amazonses.com.",
         'mail.example.com. TXT "v=spf1 include:amazonses.com ~all"',
     ]
+
+
+# --- identity verification (SPEC §12) -------------------------------------------------
+from simulator.core import verdicts  # noqa: E402
+from simulator.core.model import VerificationMethod  # noqa: E402
+
+TOKENS = ("aaa", "bbb", "ccc")
+
+
+def _cname(name: str, target: str) -> DnsFacts:
+    return DnsFacts(name, "CNAME", DnsStatus.ANSWER, cname=(target + ".",))
+
+
+def test_verification_asks_for_the_three_dkim_cnames_or_the_txt_token():
+    assert verdicts.verification_questions("example.com", VerificationMethod.DKIM, TOKENS, "t") == [
+        ("aaa._domainkey.example.com", "CNAME"), ("bbb._domainkey.example.com", "CNAME"),
+        ("ccc._domainkey.example.com", "CNAME")]
+    assert verdicts.verification_questions("example.com", VerificationMethod.TXT, TOKENS, "t") == [
+        ("_amazonses.example.com", "TXT")]
+
+
+def test_all_three_cnames_at_ses_are_found_and_one_elsewhere_is_missing():
+    good = [_cname(f"{t}._domainkey.example.com", f"{t}.dkim.amazonses.com") for t in TOKENS]
+    assert verdicts.verification_verdict(VerificationMethod.DKIM, TOKENS, None, good).outcome is LookupOutcome.FOUND
+    wrong = good[:2] + [_cname("ccc._domainkey.example.com", "elsewhere.example.net")]
+    verdict = verdicts.verification_verdict(VerificationMethod.DKIM, TOKENS, None, wrong)
+    assert verdict.outcome is LookupOutcome.MISSING and "expected ccc.dkim.amazonses.com" in verdict.error
+
+
+def test_a_failed_query_says_nothing_about_the_records():
+    answers = [_cname("aaa._domainkey.example.com", "aaa.dkim.amazonses.com"),
+               DnsFacts("bbb._domainkey.example.com", "CNAME", DnsStatus.NXDOMAIN),
+               DnsFacts("ccc._domainkey.example.com", "CNAME", DnsStatus.SERVFAIL, error="SERVFAIL")]
+    assert verdicts.verification_verdict(VerificationMethod.DKIM, TOKENS, None, answers).outcome is \
+        LookupOutcome.TRANSIENT
+
+
+def test_the_txt_token_must_be_among_the_records():
+    facts = DnsFacts("_amazonses.example.com", "TXT", DnsStatus.ANSWER, txt=("other", "tok"))
+    assert verdicts.verification_verdict(VerificationMethod.TXT, (), "tok", [facts]).outcome is LookupOutcome.FOUND
+    assert verdicts.verification_verdict(VerificationMethod.TXT, (), "nope", [facts]).outcome is \
+        LookupOutcome.MISSING
