@@ -506,3 +506,55 @@ class OpenVerificationLink(Scoped):
                 runner.control.call("GET", urllib.parse.urlsplit(link).path)
                 return
         raise StepFailed(f"no verification message to {address} in the outbox")
+
+
+class SmtpSend(Scoped):
+    """Sends one message through the SES SMTP interface (SPEC §11): STARTTLS, AUTH PLAIN
+    with the step's account as the user name, MAIL FROM, RCPT TO, DATA. `expect_code` is
+    the final reply's code (250 accepted, 554 refused, ...); without it, 250 is required."""
+
+    kind: ClassVar[str] = "smtp_send"
+
+    class Body(Schema):
+        sender: Text = Field(alias="from")
+        to: list[Text]
+        subject: str = "hello"
+        body: str = "hello"
+
+    smtp_send: Body
+    expect_code: int | None = None
+
+    def describe(self, scenario: "Scenario") -> str:
+        expected = f" -> {self.expect_code}" if self.expect_code not in (None, 250) else ""
+        return f"smtp_send {self.smtp_send.sender} -> {', '.join(self.smtp_send.to)}{expected}" + \
+            self.scope_text(scenario)
+
+    def run(self, runner: "Runner", scenario: "Scenario") -> None:
+        import smtplib
+        import ssl
+
+        smtp = runner.control.call("GET", "/_sim/health").get("smtp") or {}
+        if not smtp.get("address"):
+            raise StepFailed("the simulator serves no SMTP interface (--smtp-port off)")
+        host, _, port = smtp["address"].rpartition(":")
+        region, account = self.scope(scenario)
+        if region != smtp.get("region"):
+            raise StepFailed(f"the SMTP interface serves {smtp.get('region')}, not {region} (one region per port)")
+        body = self.smtp_send
+        message = (f"From: {body.sender}\r\nTo: {', '.join(body.to)}\r\nSubject: {body.subject}\r\n\r\n"
+                   f"{body.body}\r\n")
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # the simulator's self-signed certificate
+        code, reply = 250, b""
+        try:
+            with smtplib.SMTP(host, int(port), timeout=60) as client:
+                client.starttls(context=tls)
+                client.login(account or "testing", "testing")
+                client.sendmail(body.sender, body.to, message.encode())
+        except smtplib.SMTPResponseException as error:
+            code, reply = error.smtp_code, error.smtp_error
+        except (smtplib.SMTPException, OSError) as error:
+            raise StepFailed(f"SMTP failed: {error}") from None
+        wanted = 250 if self.expect_code is None else self.expect_code
+        if code != wanted:
+            raise StepFailed(f"expected SMTP {wanted}, got {code} {reply.decode(errors='replace')}")
