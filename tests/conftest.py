@@ -11,7 +11,7 @@ from tests.helpers import SimControl, aws_client
 @pytest.fixture(scope="session")
 def runtime():
     rt = Runtime(Options(port=0, dns_port=0, db=":memory:", check_interval=60, pending_timeout=259200,
-                          dns_timeout=0.5)).start()
+                          dns_timeout=0.5, smtp_port=0)).start()
     yield rt
     rt.stop()
 
