@@ -6,6 +6,7 @@ only what the facade calls, so a reader sees the whole surface at a glance.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -74,10 +75,13 @@ class Store(Protocol):
 
 class Lookup(Protocol):
     """DNS; never raises. `lookup_many`: one MX (and advisory SPF) lookup per (MAIL FROM
-    domain, region); `resolve_many`: the facts of any (name, record type) queries."""
+    domain, region); `resolve_many`: the facts of any (name, record type) queries. Each
+    batch has a deadline; None for what it did not ask (deadline passed, `cancel` set)."""
 
-    def lookup_many(self, items: list[tuple[str, str]]) -> list[MxLookup]: ...
-    def resolve_many(self, questions: list[tuple[str, str]]) -> list[DnsFacts]: ...
+    def lookup_many(self, items: list[tuple[str, str]], *,
+                    cancel: threading.Event | None = None) -> list[MxLookup | None]: ...
+    def resolve_many(self, questions: list[tuple[str, str]], *,
+                     cancel: threading.Event | None = None) -> list[DnsFacts | None]: ...
 
 
 class Zone(Protocol):

@@ -205,6 +205,9 @@ class Runtime:
     def stop(self) -> None:
         """Stop taking requests, finish checks and deliveries, then close the database."""
         self.events.close()  # ends the event streams, which would hold their threads
+        # First: sweeps stop looking up (a stalled DNS server must not hold the stop, nor the
+        # requests drained next), the scheduler stops ticking.
+        self.scheduler.stop()
         if self._thread is not None:
             self._drain_http()
             self._thread.join(timeout=10)
@@ -212,7 +215,6 @@ class Runtime:
             self.server.close()
         if self.smtp is not None:
             self.smtp.stop()
-        self.scheduler.stop()
         self._close_edges()
 
     def _close_edges(self) -> None:

@@ -102,7 +102,7 @@ def run_checks():
     identity = body().get("identity")
     if identity is not None and not isinstance(identity, str):
         raise ValidationError("identity must be a string")
-    return ok({"checks": sim().run_checks(sim_scope(), identity)})
+    return ok(sim().check_now(sim_scope(), identity))  # {"checks": [...], "skipped": [...]}
 
 
 @bp.get("/identities/<path:identity>/history")

@@ -17,14 +17,22 @@ its callback:
   `dns.resolver.Resolver.resolve` reads it with one nameserver (CNAME chains,
   error rcodes, malformed answers), by `facts.from_response`;
 - a truncated answer is handed to `Resolver.resolve` itself on a worker
-  thread for the rest of the budget (it asks again and retries over TCP),
-  and what it returns or raises goes through `facts.from_resolve`.
+  thread for the rest of the query's lifetime, counted from when it was first
+  sent (it asks again and retries over TCP), and what it returns or raises
+  goes through `facts.from_resolve`. A worker still busy past the query's
+  deadline (a TCP peer that accepts and then stalls) is not waited for: the
+  query ends as a TIMEOUT and the daemon worker ends on its own.
 
 A query unanswered after the resolver's per-attempt timeout is sent again;
 at its deadline it ends as a TIMEOUT. At most a window of
 queries waits in the server's receive queue at a time (see DEFAULT_WINDOW):
 in one process with the embedded server, overflowing its socket buffer would
 turn lost datagrams into retries and timeouts.
+
+`run(deadline=..., cancel=...)` bounds a whole batch: after `deadline` no
+query is sent any more, and once `cancel` is set the batch stops at once.
+Queries never sent (or abandoned by a cancel) get no callback at all: they
+were not asked, which is not the same as a timeout.
 """
 from __future__ import annotations
 
@@ -34,9 +42,9 @@ import random
 import select
 import socket
 import struct
+import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import dns.exception
@@ -73,6 +81,11 @@ _RECEIVE_BUFFER = 4 * 1024 * 1024
 _TRUNCATION_WORKERS = 4
 # While a truncated query is being resolved on a worker, look for its end this often.
 _WORKER_POLL_SECONDS = 0.005
+# A worker gets this long past its query's deadline to report before the query
+# ends without it (dnspython's own lifetime check ends it about then anyway).
+_WORKER_GRACE_SECONDS = 0.25
+# With a cancel to watch, the loop looks at it at least this often.
+_CANCEL_POLL_SECONDS = 0.05
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")  # type, class, TTL, rdata length
@@ -156,13 +169,16 @@ class Pipeline:
         self._pipe: deque[tuple[int, float]] = deque()  # (serial, sent at) of transmissions counting against the window
         self._answered = 0  # the latest transmission (by serial) an answer came for
         self._answered_at = float("-inf")  # when the latest answer came
-        self._workers: ThreadPoolExecutor | None = None
-        self._delegated: list[tuple[_Query, Future]] = []
+        self._truncated: deque[_Query] = deque()  # truncated answers waiting for a worker
+        self._delegated: list[tuple[_Query, _Worker]] = []  # ... and those on one
         self._sock: socket.socket | None = None
         self._buffer = bytearray(65535)
         # Counters for benchmarks and logs: queries ended, datagrams sent again,
-        # answers needing dnspython's parser, truncated answers handed to a worker.
-        self.stats = {"queries": 0, "resent": 0, "parsed_by_dnspython": 0, "truncated": 0}
+        # answers needing dnspython's parser, truncated answers handed to a worker,
+        # workers not waited for past their deadline, queries left unsent at the
+        # batch's deadline, batches cancelled.
+        self.stats = {"queries": 0, "resent": 0, "parsed_by_dnspython": 0, "truncated": 0,
+                      "abandoned": 0, "not_sent": 0, "cancelled": 0}
 
     # --- the interface --------------------------------------------------------
 
@@ -184,8 +200,15 @@ class Pipeline:
         else:
             self._pending.append(query)
 
-    def run(self) -> None:
-        """Send, receive, retry and finish every submitted query (and any the callbacks add)."""
+    def run(self, *, deadline: float | None = None, cancel: threading.Event | None = None) -> None:
+        """Send, receive, retry and finish every submitted query (and any the callbacks add).
+
+        `deadline` (a time.monotonic() value): no query is sent after it; those
+        already sent end within their own lifetime. `cancel`: once set, return
+        at once. Either way a query never sent or not yet ended gets no callback.
+        """
+        if cancel is not None and cancel.is_set():
+            return
         sock = self._sock = socket.socket(self._family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
@@ -198,19 +221,29 @@ class Pipeline:
             while True:
                 if not self._inflight:
                     self._pipe.clear()  # nothing of ours can be waiting at the server
-                self._send()
-                if not self._inflight and not self._delegated and not self._pending:
+                if deadline is None or time.monotonic() < deadline:
+                    self._send()
+                elif self._pending:
+                    self.stats["not_sent"] += len(self._pending)
+                    self._pending.clear()  # not asked: their callers hear nothing
+                if not self._inflight and not self._delegated and not self._truncated and not self._pending:
                     return
-                if poller.poll(self._wait_ms()):
+                wait = self._wait_ms()
+                if cancel is not None:
+                    if cancel.is_set():
+                        self.stats["cancelled"] += 1
+                        return  # a worker still running is a daemon and ends within its lifetime
+                    wait = min(wait, int(_CANCEL_POLL_SECONDS * 1000))
+                if deadline is not None and self._pending:
+                    wait = min(wait, max(0, int((deadline - time.monotonic()) * 1000) + 1))
+                if poller.poll(wait):
                     self._drain(sock)
                 self._expire()
-                if self._delegated:
+                if self._delegated or self._truncated:
                     self._collect_delegated()
         finally:
             self._sock = None
             sock.close()
-            if self._workers is not None:
-                self._workers.shutdown(wait=True)
 
     # --- sending ---------------------------------------------------------------
 
@@ -333,7 +366,7 @@ class Pipeline:
         wait = (timers[0][0] - now) if timers else 1.0
         if self._pending and self._pipe:  # the window may open by age alone
             wait = min(wait, max(self._pipe[0][1], self._answered_at) + _QUEUE_SECONDS - now)
-        if self._delegated:
+        if self._delegated or self._truncated:
             wait = min(wait, _WORKER_POLL_SECONDS)
         return max(0, int(wait * 1000) + 1)
 
@@ -362,11 +395,20 @@ class Pipeline:
         self.stats["truncated"] += 1
         self._inflight.pop(query.id, None)
         query.attempt += 1  # disarms its UDP timer
-        remaining = query.deadline - time.monotonic()
-        if self._workers is None:
-            self._workers = ThreadPoolExecutor(max_workers=_TRUNCATION_WORKERS, thread_name_prefix="dns-pipeline-tc")
-        future = self._workers.submit(self._resolve, query, max(remaining, 0.001))
-        self._delegated.append((query, future))
+        self._truncated.append(query)
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        """Hand waiting truncated queries to workers, each for what is left of its
+        lifetime; one whose lifetime is already spent times out without asking."""
+        while self._truncated and len(self._delegated) < _TRUNCATION_WORKERS:
+            query = self._truncated.popleft()
+            now = time.monotonic()
+            remaining = query.deadline - now
+            if remaining <= 0:
+                self._time_out(query, now)
+                continue
+            self._delegated.append((query, _Worker(self._resolve, query, remaining)))
 
     def _resolve(self, query: _Query, lifetime: float) -> DnsFacts:
         try:
@@ -377,16 +419,18 @@ class Pipeline:
 
     def _collect_delegated(self) -> None:
         still = []
-        for query, future in self._delegated:
-            if future.done():
-                try:
-                    found = future.result()
-                except Exception as error:
-                    found = facts.failed(error, query.kind)
-                self._finish(query, found)
+        now = time.monotonic()
+        for query, worker in self._delegated:
+            if worker.done.is_set():
+                self._finish(query, worker.found if worker.found is not None else facts.failed(
+                    worker.error or RuntimeError("the worker reported nothing"), query.kind))
+            elif now >= query.deadline + _WORKER_GRACE_SECONDS:
+                self.stats["abandoned"] += 1  # e.g. a TCP peer that accepted and stalls
+                self._time_out(query, now)
             else:
-                still.append((query, future))
+                still.append((query, worker))
         self._delegated = still
+        self._start_workers()
 
     # --- endings -----------------------------------------------------------------
 
@@ -407,6 +451,28 @@ class Pipeline:
 
 
 _DELEGATE = object()  # a truncated answer: Resolver.resolve takes over
+
+
+class _Worker:
+    """`resolve(query, lifetime)` on a daemon thread of its own: one the batch no
+    longer waits for never holds up the batch or the process's exit."""
+
+    __slots__ = ("found", "error", "done")
+
+    def __init__(self, resolve: Callable[[_Query, float], DnsFacts], query: _Query, lifetime: float) -> None:
+        self.found: DnsFacts | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        threading.Thread(target=self._run, args=(resolve, query, lifetime), name="dns-pipeline-tc",
+                         daemon=True).start()
+
+    def _run(self, resolve, query: _Query, lifetime: float) -> None:
+        try:
+            self.found = resolve(query, lifetime)
+        except BaseException as error:  # reported by the batch, as a failed query
+            self.error = error
+        finally:
+            self.done.set()
 
 
 def _query_template(resolver: dns.resolver.Resolver) -> tuple[bytes, bytes]:

@@ -39,6 +39,12 @@ _PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
 _MIN_SPF_BUDGET = 0.05
 # lookup_many without the pipeline (system resolver): lookup() on this many threads.
 _FALLBACK_THREADS = 8
+# A batch (lookup_many, resolve_many) asks nothing more after this long, plus a
+# little per name so that a healthy sweep of thousands is never cut short; what
+# it did ask then ends within the per-query timeout. A slow or hostile server
+# thus never holds a sweep (and the sweep lock) for long.
+SWEEP_SECONDS = 8.0
+SWEEP_SECONDS_PER_NAME = 0.001
 
 
 class MxResolver:
@@ -51,10 +57,14 @@ class MxResolver:
 
     records_to_publish = staticmethod(verdicts.records_to_publish)  # for callers holding only the resolver
 
-    def __init__(self, nameserver: tuple[str, int] | None = None, timeout: float = 2.0) -> None:
+    def __init__(self, nameserver: tuple[str, int] | None = None, timeout: float = 2.0,
+                 sweep_seconds: float = SWEEP_SECONDS) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
+        if not sweep_seconds > 0:
+            raise ValueError(f"sweep_seconds must be positive, got {sweep_seconds!r}")
         self.timeout = float(timeout)
+        self.sweep_seconds = float(sweep_seconds)
         self.nameserver = nameserver
         self._config_error: str | None = None
         self.last_batch_stats: dict | None = None  # the latest pipelined lookup_many's counters
@@ -145,13 +155,22 @@ class MxResolver:
 
     # --- many at once ------------------------------------------------------------------
 
-    def resolve_many(self, questions: list[tuple[str, str]]) -> list[DnsFacts]:
+    def batch_deadline(self, names: int) -> float:
+        """The time.monotonic() after which a batch of `names` asks nothing more."""
+        return time.monotonic() + self.sweep_seconds + SWEEP_SECONDS_PER_NAME * max(0, names)
+
+    def resolve_many(self, questions: list[tuple[str, str]], *, deadline: float | None = None,
+                     cancel: threading.Event | None = None) -> list[DnsFacts | None]:
         """The facts of each (name, record type) query, in the same order. Never raises.
 
         Any kind of check asks through here (the MX check has its own `lookup_many`,
         which follows each MX answer with its SPF query): pipelined over one UDP
         socket with one nameserver, a few threads with the system resolver.
+        None for a question not asked: the batch's `deadline` (time.monotonic();
+        default `batch_deadline`) passed first, or `cancel` was set.
         """
+        if deadline is None:
+            deadline = self.batch_deadline(len(questions))
         results: list[DnsFacts | None] = [None] * len(questions)
         asks: list[tuple[int, dns.name.Name, int]] = []
         for index, (name, rdtype_text) in enumerate(questions):
@@ -168,21 +187,34 @@ class MxResolver:
         if asks and self.nameserver is not None and self._config_error is None \
                 and pipeline.Pipeline.supports(self._resolver):
             try:
-                with self._batch_lock:
+                if not self._take_batch_turn(deadline, cancel):
+                    return results
+                try:
                     engine = pipeline.Pipeline(self._resolver)
                     for index, qname, rdtype in asks:
                         engine.submit(qname, rdtype, self.timeout,
                                       lambda found, _started, index=index: results.__setitem__(index, found))
-                    engine.run()
+                    engine.run(deadline=deadline, cancel=cancel)
+                finally:
+                    self._batch_lock.release()
+                return results  # every question answered, or not asked
             except Exception:  # an engine bug must not cost the sweep: the rest go one by one
                 log.exception("pipelined queries failed; falling back to one query per name")
         for index, qname, rdtype in asks:
-            if results[index] is None:
+            if results[index] is None and _may_ask(deadline, cancel):
                 results[index] = self._resolve(qname, rdtype, self.timeout)
-        return results  # type: ignore[return-value]
+        return results
+
+    def _take_batch_turn(self, deadline: float, cancel: threading.Event | None) -> bool:
+        """The batch lock, waited for no later than `deadline` and no longer than a cancel."""
+        while _may_ask(deadline, cancel):
+            if self._batch_lock.acquire(timeout=max(0.0, min(0.05, deadline - time.monotonic()))):
+                return True
+        return False
 
 
-    def lookup_many(self, items: list[tuple[str, str]], *, check_spf: bool = True) -> list[MxLookup]:
+    def lookup_many(self, items: list[tuple[str, str]], *, check_spf: bool = True, deadline: float | None = None,
+                    cancel: threading.Event | None = None) -> list[MxLookup | None]:
         """`lookup` of each (mail_from_domain, region), results in the same order. Never raises.
 
         With one nameserver the queries are pipelined over one UDP socket
@@ -191,29 +223,42 @@ class MxResolver:
         one `lookup` would give, down to the error text. A name given twice
         (spelt the same) is queried once. Batches of one resolver take turns.
         The system resolver falls back to `lookup` on a few threads.
+
+        None for an item not looked up: the batch's `deadline` (time.monotonic();
+        default `batch_deadline`) passed before its query was sent, or `cancel`
+        was set. A query that was sent ends within the timeout; one unanswered
+        by then is a timeout (TRANSIENT) as always.
         """
         try:
             items = list(items)
         except Exception:
             return []
+        if deadline is None:
+            deadline = self.batch_deadline(len(items))
         results: list[MxLookup | None] = [None] * len(items)
         if self.nameserver is not None and self._config_error is None and pipeline.Pipeline.supports(self._resolver):
             try:
-                with self._batch_lock:
-                    self._lookup_pipelined(items, check_spf, results)
+                if not self._take_batch_turn(deadline, cancel):
+                    return results
+                try:
+                    self._lookup_pipelined(items, check_spf, results, deadline, cancel)
+                finally:
+                    self._batch_lock.release()
+                return results  # every item looked up, or not asked
             except Exception:  # an engine bug must not cost the sweep: the rest go one by one
                 log.exception("pipelined lookups failed; falling back to one lookup per name")
         left = [index for index, result in enumerate(results) if result is None]
         if left:
             try:
-                self._lookup_threaded(items, left, check_spf, results)
+                self._lookup_threaded(items, left, check_spf, results, deadline, cancel)
             except Exception as error:  # e.g. no thread to be had
                 for index in left:
                     if results[index] is None:
                         results[index] = _failed(error)
         return results
 
-    def _lookup_pipelined(self, items: list, check_spf: bool, results: list) -> None:
+    def _lookup_pipelined(self, items: list, check_spf: bool, results: list, deadline: float,
+                          cancel: threading.Event | None) -> None:
         engine = pipeline.Pipeline(self._resolver)
         # One query per name as written: names differing in letter case are
         # asked apart, since dnspython's NXDOMAIN text quotes the name it asked.
@@ -235,7 +280,7 @@ class MxResolver:
         for qname, members in groups.values():
             engine.submit(qname, dns.rdatatype.MX, self.timeout, self._on_mx(engine, qname, members, check_spf, results))
         try:
-            engine.run()
+            engine.run(deadline=deadline, cancel=cancel)
         finally:
             self.last_batch_stats = dict(engine.stats, names=len(groups))
             log.debug("pipelined lookups: %s", self.last_batch_stats)
@@ -271,8 +316,11 @@ class MxResolver:
 
         return on_mx
 
-    def _lookup_threaded(self, items: list, indexes: list[int], check_spf: bool, results: list) -> None:
-        def one(index: int) -> MxLookup:
+    def _lookup_threaded(self, items: list, indexes: list[int], check_spf: bool, results: list, deadline: float,
+                         cancel: threading.Event | None) -> None:
+        def one(index: int) -> MxLookup | None:
+            if not _may_ask(deadline, cancel):
+                return None  # not asked: the batch's time is up
             try:
                 domain, region = items[index]
             except Exception as error:
@@ -285,6 +333,10 @@ class MxResolver:
         with ThreadPoolExecutor(max_workers=min(_FALLBACK_THREADS, len(indexes)), thread_name_prefix="mx-lookup") as pool:
             for index, result in zip(indexes, pool.map(one, indexes)):
                 results[index] = result
+
+
+def _may_ask(deadline: float, cancel: threading.Event | None) -> bool:
+    return time.monotonic() < deadline and not (cancel is not None and cancel.is_set())
 
 
 def _failed(error: Exception) -> MxLookup:
