@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import RequestHeaderFieldsTooLarge
+from werkzeug.exceptions import NotFound, RequestHeaderFieldsTooLarge
 from werkzeug.routing import PathConverter
 
 from .. import dashboard
@@ -74,6 +74,8 @@ def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
     def limit_body():
         request_id()
         environ = request.environ
+        if "//" in environ["PATH_INFO"]:  # routing strips leading slashes: `//v2/...` would be served
+            raise NotFound()
         if sum(len(k) + len(v) for k, v in environ.items() if k[:5] == "HTTP_") > MAX_HEAD:
             raise RequestHeaderFieldsTooLarge(f"The request's header fields exceed {MAX_HEAD // 1024} KB.")
         if request.path not in _LARGE_BODY_PATHS:
