@@ -523,12 +523,24 @@ class Store:
     def set_outbox_relay(conn: sqlite3.Connection, message_id: str, relay: str) -> None:
         conn.execute("UPDATE outbox SET relay=? WHERE message_id=?", (relay, message_id))
 
-    def outbox(self, account: str, region: str, limit: int) -> list[tuple[dict, str, bytes]]:
+    def outbox(self, account: str, region: str, limit: int, before: int | None = None,
+               raw_budget: int | None = None) -> list[tuple[int, dict, str, bytes | None, int]]:
+        """Newest first, older than seq `before`: (seq, entry, relay, raw, raw size). A raw message
+        is read only while the page's raw bytes stay within `raw_budget` (None: no budget);
+        past it, raw is None and only its size is known (length() does not read the blob)."""
         rows = self.conn.execute(
-            "SELECT entry, relay, raw FROM outbox WHERE account=? AND region=? ORDER BY seq DESC LIMIT ?",
-            (account, region, limit),
+            "SELECT seq, entry, relay, length(raw) FROM outbox WHERE account=? AND region=? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (account, region, before if before is not None else 1 << 62, limit),
         ).fetchall()
-        return [(json.loads(r[0]), r[1], r[2]) for r in rows]
+        page, spent = [], 0
+        for seq, entry, relay, size in rows:
+            raw = None
+            if raw_budget is None or spent + size <= raw_budget:
+                raw = self.conn.execute("SELECT raw FROM outbox WHERE seq=?", (seq,)).fetchone()[0]
+                spent += size
+            page.append((seq, json.loads(entry), relay, raw, size))
+        return page
 
     def outbox_entry(self, message_id: str) -> tuple[dict, str, bytes] | None:
         row = self.conn.execute("SELECT entry, relay, raw FROM outbox WHERE message_id=?", (message_id,)).fetchone()
