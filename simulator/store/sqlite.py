@@ -305,6 +305,8 @@ class Store:
                     item.error = item.error or exc
             for item in batch:
                 item.done.set()
+            # Not kept while waiting for the next batch: a write's closure can hold a 40 MB message.
+            batch = item = None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
