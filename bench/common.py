@@ -308,7 +308,46 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def goal(met: bool) -> str:
-    return "met" if met else "MISSED"
+    return "MET" if met else "MISSED"
+
+
+# `make bench` sets BENCH_GOALS to a file; each script appends the issue-11 goal rows it
+# measured, and `python bench/common.py goals FILE` prints them together at the end.
+ISSUE_11_GOALS = [
+    "GetEmailIdentity, 16 keep-alive connections: >= 5x moto_server",
+    "GetEmailIdentity: >= 60 % of the bare-app ceiling on the same server",
+    "GetEmailIdentity: p99 < 20 ms",
+    "SendEmail (durable): >= 3x moto_server",
+    "SendEmail (durable): p99 < 25 ms",
+    "GetSendQuota at 1,000,000 outbox messages: < 2 ms median",
+    "Check sweep at 100,000 configurations: >= 5,000 checks/s",
+    "advance 72 h at 100,000 configurations: <= 2x one sweep",
+    "GetEmailIdentity p99 while a sweep runs, 16 connections: < 50 ms",
+    "Start-up with 100,000 identities + 1,000,000 outbox rows: < 3 s to the ready line",
+    "RSS with that data, idle: < 300 MB",
+    "RSS after a 50 MB request: back under 2x idle",
+]
+
+
+def record_goal(name: str, measured: str, moto: str, met: bool) -> None:
+    assert name in ISSUE_11_GOALS, name
+    path = os.environ.get("BENCH_GOALS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"goal": name, "measured": measured, "moto": moto, "result": goal(met)}) + "\n")
+
+
+def print_goals(path: str) -> None:
+    found = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line)
+                found[row["goal"]] = row
+    table(["issue 11 goal", "measured", "moto_server", "result"],
+          [[name, *([found[name][k] for k in ("measured", "moto", "result")] if name in found
+                    else ["not measured in this run", "-", "-"])]
+           for name in ISSUE_11_GOALS], title="issue 11 goals (from this run of make bench)")
 
 
 def machine_line() -> str:
@@ -415,5 +454,7 @@ def hello_app_factory():
 if __name__ == "__main__":
     if sys.argv[1:2] == ["hello-server"]:
         _hello_server(sys.argv[2] if len(sys.argv) > 2 else "simulator")
+    elif sys.argv[1:2] == ["goals"] and len(sys.argv) == 3:
+        print_goals(sys.argv[2])
     else:
         raise SystemExit(__doc__)
