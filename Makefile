@@ -24,7 +24,9 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.dev
-	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	rm -f .bench-goals.jsonl
+	for script in bench/bench_*.py; do echo "== $$script"; BENCH_GOALS=.bench-goals.jsonl $(PY) $$script || exit 1; done
+	$(PY) bench/common.py goals .bench-goals.jsonl
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

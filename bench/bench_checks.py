@@ -50,7 +50,7 @@ class PhaseTimer:
         self.batches: list[tuple[int, float]] = []  # (lookups, seconds) per lookup_many call
         self.phases: dict[str, float] = {}
         self._patched: list[tuple[object, str]] = []
-        resolver = sim.resolver
+        resolver = sim.lookup  # the facade's Lookup port (was `resolver` before the restructure)
 
         def timed(owner, name, record):
             original = getattr(owner, name)

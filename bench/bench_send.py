@@ -198,10 +198,14 @@ def main() -> int:
         [[r["label"], r["accepted"], r["stored"], r["api"], r["missing"], r["extra"]] for r in rows],
         title="durability: every acknowledged MessageId looked up after kill -9 and restart on the same db",
     )
+    common.record_goal("SendEmail (durable): >= 3x moto_server", f"{sim_send['rps']:.0f} req/s = {ratio:.2f}x",
+                       f"{moto_send['rps']:.0f} req/s", ratio >= 3)
+    common.record_goal("SendEmail (durable): p99 < 25 ms", f"{common.ms(sim_send['p99_us'])} ms",
+                       f"{common.ms(moto_send['p99_us'])} ms", sim_send["p99_us"] < 25000)
     common.table(
         ["goal", "measured", "result"],
         [["SendEmail >= 3x moto", f"{ratio:.2f}x", common.goal(ratio >= 3)],
-         ["SendEmail p99 < 50 ms", f"{common.ms(sim_send['p99_us'])} ms", common.goal(sim_send["p99_us"] < 50000)],
+         ["SendEmail p99 < 25 ms", f"{common.ms(sim_send['p99_us'])} ms", common.goal(sim_send["p99_us"] < 25000)],
          ["nothing acknowledged lost on kill -9", f"{sum(r['missing'] for r in rows)} lost",
           common.goal(all(r["missing"] == 0 and r["accepted"] > 0 for r in rows))]],
         title="goals",

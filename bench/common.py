@@ -4,9 +4,10 @@ Everything here stays on loopback, bounds its own waiting, and keeps track of
 every process it starts so the scripts can always clean up (`Processes`).
 Figures are printed, never asserted.
 
-`python bench/common.py hello-server` runs the bare Flask "hello" app on the
-same waitress server and thread count the simulator uses (the ceiling row of
-bench_api.py); it prints `hello ready: http://127.0.0.1:PORT`.
+`python bench/common.py hello-server [KIND]` runs the bare Flask "hello" app on one
+HTTP server (KIND, default `simulator`: the server the simulator uses, embedded the
+same way, with the same 16 app threads); it prints `hello ready: http://127.0.0.1:PORT`.
+The kinds are the candidates bench_api.py compares (HELLO_SERVERS).
 """
 from __future__ import annotations
 
@@ -172,10 +173,11 @@ def start_moto(processes: Processes, timeout: float = 30.0) -> tuple[subprocess.
     return process, url
 
 
-def start_hello(processes: Processes, timeout: float = 20.0) -> tuple[subprocess.Popen, str]:
-    process = processes.add(subprocess.Popen([PYTHON, str(Path(__file__).resolve()), "hello-server"], cwd=ROOT,
+def start_hello(processes: Processes, kind: str = "simulator", timeout: float = 20.0) -> tuple[subprocess.Popen, str]:
+    process = processes.add(subprocess.Popen([PYTHON, str(Path(__file__).resolve()), "hello-server", kind], cwd=ROOT,
                                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    match, _ = _wait_for_line(process, r"hello ready: (\S+)", timeout, "hello server")
+    match, _ = _wait_for_line(process, r"hello ready: (\S+)", timeout, f"hello server ({kind})")
+    wait_http(match.group(1), timeout, f"hello server ({kind})", process)  # a pre-fork server's worker may lag
     return process, match.group(1)
 
 
@@ -306,7 +308,46 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def goal(met: bool) -> str:
-    return "met" if met else "MISSED"
+    return "MET" if met else "MISSED"
+
+
+# `make bench` sets BENCH_GOALS to a file; each script appends the issue-11 goal rows it
+# measured, and `python bench/common.py goals FILE` prints them together at the end.
+ISSUE_11_GOALS = [
+    "GetEmailIdentity, 16 keep-alive connections: >= 5x moto_server",
+    "GetEmailIdentity: >= 60 % of the bare-app ceiling on the same server",
+    "GetEmailIdentity: p99 < 20 ms",
+    "SendEmail (durable): >= 3x moto_server",
+    "SendEmail (durable): p99 < 25 ms",
+    "GetSendQuota at 1,000,000 outbox messages: < 2 ms median",
+    "Check sweep at 100,000 configurations: >= 5,000 checks/s",
+    "advance 72 h at 100,000 configurations: <= 2x one sweep",
+    "GetEmailIdentity p99 while a sweep runs, 16 connections: < 50 ms",
+    "Start-up with 100,000 identities + 1,000,000 outbox rows: < 3 s to the ready line",
+    "RSS with that data, idle: < 300 MB",
+    "RSS after a 50 MB request: back under 2x idle",
+]
+
+
+def record_goal(name: str, measured: str, moto: str, met: bool) -> None:
+    assert name in ISSUE_11_GOALS, name
+    path = os.environ.get("BENCH_GOALS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"goal": name, "measured": measured, "moto": moto, "result": goal(met)}) + "\n")
+
+
+def print_goals(path: str) -> None:
+    found = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line)
+                found[row["goal"]] = row
+    table(["issue 11 goal", "measured", "moto_server", "result"],
+          [[name, *([found[name][k] for k in ("measured", "moto", "result")] if name in found
+                    else ["not measured in this run", "-", "-"])]
+           for name in ISSUE_11_GOALS], title="issue 11 goals (from this run of make bench)")
 
 
 def machine_line() -> str:
@@ -318,9 +359,18 @@ def machine_line() -> str:
 
 
 # --- the ceiling app ------------------------------------------------------------------
-def _hello_server() -> None:
+# Each candidate HTTP server with the bare Flask app, 16 app threads, one process.
+HELLO_SERVERS = {
+    "simulator": "granian, embedded as the simulator runs it (simulator/api/server.py), 16 threads",
+    "granian": "granian's own server (granian.server, 1 worker process, 16 blocking threads)",
+    "waitress": "waitress, threads=16 (the simulator's server before issue 11)",
+    "gunicorn": "gunicorn gthread, 1 worker, 16 threads",
+    "cheroot": "cheroot, numthreads=16",
+}
+
+
+def _hello_app():
     from flask import Flask
-    from waitress.server import create_server
 
     app = Flask("hello")
 
@@ -328,14 +378,83 @@ def _hello_server() -> None:
     def hello():
         return "hello"
 
-    server = create_server(app, host=LOOPBACK, port=0, threads=16, ident="hello")
+    return app
+
+
+def _hello_server(kind: str) -> None:
+    app = _hello_app()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    print(f"hello ready: http://{LOOPBACK}:{server.effective_port}/", flush=True)
-    server.run()
+    if kind == "simulator":
+        from simulator.api.server import HttpServer
+
+        server = HttpServer(app, LOOPBACK, 0, threads=16).start()
+        print(f"hello ready: http://{LOOPBACK}:{server.effective_port}/", flush=True)
+        threading.Event().wait()
+    elif kind == "waitress":
+        from waitress.server import create_server
+
+        server = create_server(app, host=LOOPBACK, port=0, threads=16, ident="hello")
+        print(f"hello ready: http://{LOOPBACK}:{server.effective_port}/", flush=True)
+        server.run()
+    elif kind == "cheroot":
+        from cheroot.wsgi import Server
+
+        server = Server((LOOPBACK, free_port()), app, numthreads=16)
+        server.prepare()
+        print(f"hello ready: http://{LOOPBACK}:{server.bind_addr[1]}/", flush=True)
+        server.serve()
+    elif kind == "gunicorn":
+        from gunicorn.app.base import BaseApplication
+
+        port = free_port()
+
+        class Hello(BaseApplication):
+            def load_config(self):
+                for key, value in {"bind": f"{LOOPBACK}:{port}", "workers": 1, "threads": 16,
+                                   "worker_class": "gthread", "loglevel": "warning",
+                                   "when_ready": lambda _: print(f"hello ready: http://{LOOPBACK}:{port}/",
+                                                                 flush=True)}.items():
+                    self.cfg.set(key, value)
+
+            def load(self):
+                return app
+
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # gunicorn installs its own
+        Hello().run()
+    elif kind == "granian":
+        from granian.constants import Interfaces
+        from granian.server import Server
+
+        port = free_port()
+        server = Server("bench.common:hello_app_factory", address=LOOPBACK, port=port, interface=Interfaces.WSGI,
+                        workers=1, blocking_threads=16, factory=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # granian stops its worker on SIGTERM
+        threading.Thread(target=_announce_when_listening, args=(port,), daemon=True).start()
+        server.serve()
+    else:
+        raise SystemExit(f"unknown server kind {kind!r}: one of {', '.join(HELLO_SERVERS)}")
+
+
+def _announce_when_listening(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((LOOPBACK, port), timeout=1).close()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        print(f"hello ready: http://{LOOPBACK}:{port}/", flush=True)
+        return
+
+
+def hello_app_factory():
+    return _hello_app()
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["hello-server"]:
-        _hello_server()
+    if sys.argv[1:2] == ["hello-server"]:
+        _hello_server(sys.argv[2] if len(sys.argv) > 2 else "simulator")
+    elif sys.argv[1:2] == ["goals"] and len(sys.argv) == 3:
+        print_goals(sys.argv[2])
     else:
         raise SystemExit(__doc__)

@@ -79,7 +79,7 @@ def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Libraries' chatter is not the simulator's story: waitress announces queued
-    # requests, transitions narrates every state callback.
-    for noisy in ("waitress", "transitions", "mail.log"):  # mail.log: aiosmtpd, per connection
+    # Libraries' chatter is not the simulator's story: granian announces its worker,
+    # transitions narrates every state callback.
+    for noisy in ("_granian", "granian", "transitions", "mail.log"):  # mail.log: aiosmtpd, per connection
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,20 +1,16 @@
 """Assembles a running simulator: store, embedded DNS, resolver, facade, scheduler,
-relay and the WSGI server. `mailfrom-sim serve`, the tests and the scenario
+relay and the HTTP server (granian, embedded: simulator/api/server.py). `mailfrom-sim serve`, the tests and the scenario
 runner all start the same thing through `Runtime`.
 """
 from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from dataclasses import dataclass
-
-from waitress import wasyncore
-from waitress.server import create_server
 
 from . import startup
 from .api.app import create_app
+from .api.server import HttpServer
 from .core.model import Settings
 from .events import EventBus
 from .logs import log_event
@@ -24,8 +20,6 @@ from .service import Simulator
 from .store import Store
 
 log = logging.getLogger("mailfrom_sim")
-# waitress warns on every queued request under load; a busy simulator is not an incident.
-logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 @dataclass
@@ -122,13 +116,12 @@ class Runtime:
             if options.smtp_port is not None or options.smtps_port is not None:
                 self._setup_smtp(credentials)
             self.scheduler = CheckScheduler(simulator, tick_seconds=min(1.0, options.check_interval))
-            self.server = create_server(self.app, host=options.host, port=options.port,
-                                        threads=options.threads + options.sse_streams, ident="mailfrom-sim",
-                                        max_request_body_size=70 * 1024 * 1024, connection_limit=1000)
+            # Event streams hold an app thread each while open: they get threads of their own.
+            self.server = HttpServer(self.app, options.host, options.port,
+                                     threads=options.threads + options.sse_streams)
         except BaseException:
             self._close_edges()
             raise
-        self._thread: threading.Thread | None = None
 
     def _setup_smtp(self, credentials) -> None:
         import tempfile
@@ -170,37 +163,11 @@ class Runtime:
         if self.smtp is not None:
             self.smtp.start()
             self.app.config["SMTP"] = self.smtp.describe()  # its address is known once it listens
-        self._thread = threading.Thread(target=self._serve, name="wsgi", daemon=True)
-        self._thread.start()
+        self.server.start()
         if self.options.scheduler:
             self.scheduler.start()
         self.simulator.resume_pending_relays()
         return self
-
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except Exception:  # closed during shutdown
-            log.debug("wsgi server stopped", exc_info=True)
-
-    def _drain_http(self, timeout: float = 5.0) -> None:
-        """Stop accepting, let requests in flight finish and their answers go out, then close."""
-        server = self.server
-        wasyncore.dispatcher.close(server)  # the listening socket only; the trigger still wakes the loop
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            dispatcher = server.task_dispatcher
-            busy = dispatcher.queue or dispatcher.active_count or any(
-                getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0)
-                for channel in list(server._map.values()))
-            if not busy:
-                break
-            time.sleep(0.01)
-        for channel in list(server._map.values()):  # idle keep-alive clients would hold the loop open
-            if channel is not server.trigger:
-                channel.close()
-        server.task_dispatcher.shutdown()
-        server.trigger.close()
 
     def stop(self) -> None:
         """Stop taking requests, finish checks and deliveries, then close the database."""
@@ -208,11 +175,8 @@ class Runtime:
         # First: sweeps stop looking up (a stalled DNS server must not hold the stop, nor the
         # requests drained next), the scheduler stops ticking.
         self.scheduler.stop()
-        if self._thread is not None:
-            self._drain_http()
-            self._thread.join(timeout=10)
-        else:
-            self.server.close()
+        # Stop accepting, let requests in flight finish and their answers go out, then close.
+        self.server.stop(timeout=5.0)
         if self.smtp is not None:
             self.smtp.stop()
         self._close_edges()

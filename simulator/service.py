@@ -155,6 +155,10 @@ def _quota_recipients(attempt: "_Attempt") -> int:
     return 0 if attempt.entry.get("via") == VIA_VERIFICATION else len(attempt.composed.destinations)
 
 
+# The raw messages one outbox page carries at most (a page of five 39 MB messages was 204 MB).
+OUTBOX_RAW_BUDGET = 8 * 1024 * 1024
+
+
 def _no_resolver() -> MxLookup:
     return MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured")
 
@@ -877,9 +881,19 @@ class Simulator:
         return {"message_id": message_id, "relay": RELAY_PENDING, "previous": relay}
 
     def outbox(self, scope: Scope, limit: int = 100) -> list[dict]:
-        return [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
-                 "raw": raw.decode("utf-8", errors="replace")}
-                for entry, relay, raw in self.store.outbox(scope.account, scope.region, limit)]
+        return self.outbox_page(scope, limit)["messages"]
+
+    def outbox_page(self, scope: Scope, limit: int = 100, before: int | None = None,
+                    raw_budget: int = OUTBOX_RAW_BUDGET) -> dict:
+        """Newest first. The raw messages of one page stay within `raw_budget` bytes: an entry
+        past it has `raw` null and `raw_omitted` true (GET /_sim/outbox/{id}/raw serves it).
+        `next` (when more entries are older) is the `before` of the next page."""
+        rows = self.store.outbox(scope.account, scope.region, limit + 1, before, raw_budget)
+        messages = [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
+                     "raw": raw.decode("utf-8", errors="replace") if raw is not None else None,
+                     "raw_size": size, **({"raw_omitted": True} if raw is None else {})}
+                    for _, entry, relay, raw, size in rows[:limit]]
+        return {"messages": messages, "next": str(rows[limit - 1][0]) if len(rows) > limit else None}
 
     def clear_outbox(self, scope: Scope | None = None) -> None:
         self.store.write(lambda tx: self.store.clear_outbox(tx, scope.account if scope else None,

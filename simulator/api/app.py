@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import NotFound, RequestHeaderFieldsTooLarge
 from werkzeug.routing import PathConverter
 
 from .. import dashboard
@@ -23,6 +24,27 @@ if TYPE_CHECKING:
 # SendEmail carries whole messages (40 MB of MIME, base64 in JSON); everything else is small.
 _LARGE_BODY_PATHS = ("/v2/email/outbound-emails", "/v1/email/outbound-emails", "/")
 LARGE_BODY = 60 * 1024 * 1024
+# A request head larger than this is refused in the caller's protocol (SPEC §14). The HTTP
+# server accepts heads up to simulator/api/server.py's MAX_HEAD_BYTES, so they get here.
+MAX_HEAD = 256 * 1024
+# A body refused as too large is read and thrown away (up to this much) before the answer
+# goes out: a client still sending would otherwise see its connection reset, not the 413.
+DISCARD_LIMIT = 256 * 1024 * 1024
+
+
+def _discard_body(response: Response) -> None:
+    """Read the rest of a refused body in small pieces (nothing kept), so the client reads
+    the 413; past DISCARD_LIMIT the connection is closed instead."""
+    length = request.content_length
+    if length is None or length > DISCARD_LIMIT:
+        response.headers["Connection"] = "close"
+        return
+    stream = request.environ["wsgi.input"]
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 20))
+        if not chunk:
+            break
+        length -= len(chunk)
 
 
 class AnyPath(PathConverter):
@@ -35,6 +57,8 @@ class AnyPath(PathConverter):
 def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["path"] = AnyPath  # before any blueprint's rules are built
+    # `//v2/...` is no path of any API: answered as one (404, AWS-shaped), never an HTML 308.
+    app.url_map.merge_slashes = False
     app.config.update(DEFAULT_REGION="us-east-1", MAX_CONTENT_LENGTH=LARGE_BODY)
     app.config.update(config or {})
     app.extensions["mailfrom_sim"] = simulator
@@ -49,12 +73,19 @@ def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
     @app.before_request
     def limit_body():
         request_id()
+        environ = request.environ
+        if "//" in environ["PATH_INFO"]:  # routing strips leading slashes: `//v2/...` would be served
+            raise NotFound()
+        if sum(len(k) + len(v) for k, v in environ.items() if k[:5] == "HTTP_") > MAX_HEAD:
+            raise RequestHeaderFieldsTooLarge(f"The request's header fields exceed {MAX_HEAD // 1024} KB.")
         if request.path not in _LARGE_BODY_PATHS:
             request.max_content_length = MAX_BODY
 
     @app.after_request
     def add_request_id(response: Response) -> Response:
         response.headers["x-amzn-RequestId"] = request_id()
+        if response.status_code == 413:
+            _discard_body(response)
         return response
 
     @app.errorhandler(Exception)

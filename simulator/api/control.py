@@ -189,7 +189,11 @@ def outbox():
         raise ValidationError("limit must be an integer") from None
     if not 1 <= limit <= 10000:
         raise ValidationError("limit must be from 1 to 10000")
-    return ok({"messages": sim().outbox(sim_scope(), limit)})
+    before = request.args.get("before")
+    if before is not None and not (before.isascii() and before.isdigit() and len(before) <= 18):
+        raise ValidationError("before must be the `next` of an earlier page")
+    page = sim().outbox_page(sim_scope(), limit, int(before) if before is not None else None)
+    return ok({"messages": page["messages"], **({"next": page["next"]} if page["next"] else {})})
 
 
 @bp.delete("/outbox")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -24,6 +25,18 @@ _TIMESTAMP = re.compile(r"^\d{8}T\d{6}Z$")
 INVALID_TOKEN = "The security token included in the request is invalid."
 BAD_SIGNATURE = ("The request signature we calculated does not match the signature you provided. "
                  "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+
+
+def _raw_uri(environ: dict) -> str:
+    """The request target as the client sent it. The HTTP server (granian) gives no raw URI,
+    so the path is encoded again as SigV4 clients encode it (RFC 3986 unreserved characters
+    and "/" left as they are); an encoded "/" inside a segment cannot be told from a "/"."""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if raw:
+        return raw
+    path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/~")
+    query = environ.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
 
 
 def verify(credentials: dict[str, Credential]) -> Credential:
@@ -47,7 +60,7 @@ def verify(credentials: dict[str, Credential]) -> Credential:
         if not values:
             raise InvalidSignatureException(BAD_SIGNATURE)
         headers.extend((name, value) for value in values)
-    raw_uri = request.environ.get("REQUEST_URI") or request.full_path
+    raw_uri = _raw_uri(request.environ)
     rebuilt = AWSRequest(method=request.method, url=f"http://{request.headers['Host']}{raw_uri}",
                          data=request.get_data(cache=True))
     for name, value in headers:

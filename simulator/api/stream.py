@@ -5,9 +5,9 @@ sends `Last-Event-ID` (or `?last_event_id=`) and first gets what it missed
 that the bus still holds. A comment line goes out every `SSE_KEEPALIVE` seconds
 so proxies keep the connection and a vanished client is noticed.
 
-A stream holds one WSGI worker thread for as long as it is open, so streams
-are capped (`SSE_STREAMS`, default 32): the runtime gives waitress that many
-threads on top of the API's, so open streams never starve the API. Beyond the
+A stream holds one of the HTTP server's app threads for as long as it is open, so
+streams are capped (`SSE_STREAMS`, default 32): the runtime gives the server that
+many threads on top of the API's, so open streams never starve the API. Beyond the
 cap the answer is 503 in the /_sim envelope.
 """
 from __future__ import annotations

@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     entry TEXT NOT NULL, raw BLOB NOT NULL, recipients INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_scope ON outbox (account, region, seq);
+-- Recipients per minute of simulated time, kept with every outbox insert: the sending quota
+-- reads at most a day of minutes plus one partial minute, however large the outbox.
+CREATE TABLE IF NOT EXISTS outbox_counts (
+    account TEXT NOT NULL, region TEXT NOT NULL, minute INTEGER NOT NULL, decision TEXT NOT NULL,
+    recipients INTEGER NOT NULL,
+    PRIMARY KEY (account, region, minute, decision)
+);
 CREATE TABLE IF NOT EXISTS templates (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, created_at REAL NOT NULL,
     subject TEXT, text TEXT, html TEXT, tags TEXT NOT NULL DEFAULT '[]',
@@ -239,6 +246,11 @@ class Store:
         if "recipients" not in outbox_columns:  # the quota counts recipients (SPEC §10)
             conn.execute("ALTER TABLE outbox ADD COLUMN recipients INTEGER NOT NULL DEFAULT 0")
             conn.execute("UPDATE outbox SET recipients = json_array_length(json_extract(entry, '$.destinations'))")
+        if (conn.execute("SELECT EXISTS (SELECT 1 FROM outbox)").fetchone()[0]
+                and not conn.execute("SELECT EXISTS (SELECT 1 FROM outbox_counts)").fetchone()[0]):
+            conn.execute("INSERT INTO outbox_counts (account, region, minute, decision, recipients) "
+                         "SELECT account, region, CAST(sent_at / 60 AS INTEGER), decision, SUM(recipients) "
+                         "FROM outbox GROUP BY 1, 2, 3, 4")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
@@ -305,6 +317,8 @@ class Store:
                     item.error = item.error or exc
             for item in batch:
                 item.done.set()
+            # Not kept while waiting for the next batch: a write's closure can hold a 40 MB message.
+            batch = item = None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -518,17 +532,34 @@ class Store:
             (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
              entry["mail_from_decision"], relay, json.dumps(entry), raw, recipients),
         )
+        conn.execute(
+            "INSERT INTO outbox_counts (account, region, minute, decision, recipients) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (account, region, minute, decision) DO UPDATE SET recipients = recipients + excluded.recipients",
+            (entry["account"], entry["region"], int(entry["sent_at"] // 60), entry["mail_from_decision"], recipients),
+        )
 
     @staticmethod
     def set_outbox_relay(conn: sqlite3.Connection, message_id: str, relay: str) -> None:
         conn.execute("UPDATE outbox SET relay=? WHERE message_id=?", (relay, message_id))
 
-    def outbox(self, account: str, region: str, limit: int) -> list[tuple[dict, str, bytes]]:
+    def outbox(self, account: str, region: str, limit: int, before: int | None = None,
+               raw_budget: int | None = None) -> list[tuple[int, dict, str, bytes | None, int]]:
+        """Newest first, older than seq `before`: (seq, entry, relay, raw, raw size). A raw message
+        is read only while the page's raw bytes stay within `raw_budget` (None: no budget);
+        past it, raw is None and only its size is known (length() does not read the blob)."""
         rows = self.conn.execute(
-            "SELECT entry, relay, raw FROM outbox WHERE account=? AND region=? ORDER BY seq DESC LIMIT ?",
-            (account, region, limit),
+            "SELECT seq, entry, relay, length(raw) FROM outbox WHERE account=? AND region=? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (account, region, before if before is not None else 1 << 62, limit),
         ).fetchall()
-        return [(json.loads(r[0]), r[1], r[2]) for r in rows]
+        page, spent = [], 0
+        for seq, entry, relay, size in rows:
+            raw = None
+            if raw_budget is None or spent + size <= raw_budget:
+                raw = self.conn.execute("SELECT raw FROM outbox WHERE seq=?", (seq,)).fetchone()[0]
+                spent += size
+            page.append((seq, json.loads(entry), relay, raw, size))
+        return page
 
     def outbox_entry(self, message_id: str) -> tuple[dict, str, bytes] | None:
         row = self.conn.execute("SELECT entry, relay, raw FROM outbox WHERE message_id=?", (message_id,)).fetchone()
@@ -536,12 +567,17 @@ class Store:
 
     def count_sent_since(self, account: str, region: str, since: float, rejected: str) -> int:
         """Recipients (To + Cc + Bcc) of the outbox entries since `since` whose decision is not
-        `rejected`: SES's quota counts recipients. Read from the covering index `outbox_quota`."""
-        return self.conn.execute(
+        `rejected`: SES's quota counts recipients. The whole minutes come from `outbox_counts`, the
+        partial first minute from the covering index `outbox_quota`: a flat cost at any outbox size."""
+        first_whole = int(since // 60) + 1
+        conn = self.conn
+        whole = conn.execute(
+            "SELECT COALESCE(SUM(recipients), 0) FROM outbox_counts WHERE account=? AND region=? AND minute >= ? "
+            "AND decision != ?", (account, region, first_whole, rejected)).fetchone()[0]
+        partial = conn.execute(
             "SELECT COALESCE(SUM(recipients), 0) FROM outbox WHERE account=? AND region=? AND sent_at >= ? "
-            "AND decision != ?",
-            (account, region, since, rejected),
-        ).fetchone()[0]
+            "AND sent_at < ? AND decision != ?", (account, region, since, first_whole * 60.0, rejected)).fetchone()[0]
+        return whole + partial
 
     def with_relay_state(self, relay: str) -> list[tuple[dict, bytes]]:
         rows = self.conn.execute("SELECT entry, raw FROM outbox WHERE relay=? ORDER BY seq", (relay,)).fetchall()
@@ -549,10 +585,11 @@ class Store:
 
     @staticmethod
     def clear_outbox(conn: sqlite3.Connection, account: str | None = None, region: str | None = None) -> None:
-        if account is None:
-            conn.execute("DELETE FROM outbox")
-        else:
-            conn.execute("DELETE FROM outbox WHERE account=? AND region=?", (account, region))
+        for table in ("outbox", "outbox_counts"):
+            if account is None:
+                conn.execute(f"DELETE FROM {table}")
+            else:
+                conn.execute(f"DELETE FROM {table} WHERE account=? AND region=?", (account, region))
 
     # --- templates, configuration sets, identity tags -------------------------
     # A "named" row is a dict of the table's columns; tags are stored as JSON text.
@@ -628,6 +665,6 @@ class Store:
 
     @staticmethod
     def reset(conn: sqlite3.Connection) -> None:
-        for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox",
+        for table in ("identities", "history", "dns_records", "dns_faults", "meta", "accounts", "outbox", "outbox_counts",
                       "templates", "configuration_sets", "identity_tags", "dkim_keys"):
             conn.execute(f"DELETE FROM {table}")
