@@ -1,0 +1,72 @@
+"""The facade's embedded DNS zone: records and faults, stored first, then served.
+
+A part of the facade (simulator/service/facade.py), which is the only path that
+mutates state; the parts share its attributes (store, clock, ports, settings).
+"""
+from __future__ import annotations
+
+from ..core import names
+from ..core.errors import Conflict, SimNotFound, ValidationError
+from ..nameserver.zone import DuplicateRecordError
+
+
+class DnsZone:
+    # --- DNS zone -------------------------------------------------------------
+    def _zone(self):
+        if self.zone is None:
+            raise ValidationError("the embedded DNS server is not in use (--resolver is not embedded)")
+        return self.zone
+
+    def dns_records(self) -> list[dict]:
+        return self._zone().records()
+
+    def dns_faults(self) -> dict[str, str]:
+        return self._zone().faults()
+
+    # Each change is stored first and reaches the zone (and so the DNS server) only once
+    # committed; `_dns_lock` keeps what was checked against the zone true until then.
+    def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
+        zone = self._zone()
+        with self._dns_lock:
+            try:
+                record = zone.prepare(name, type_, value, ttl)  # validates; ZoneError is a ValueError
+            except DuplicateRecordError as exc:
+                raise Conflict(str(exc)) from None
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+            self.store.write(lambda tx: self.store.add_dns_record(tx, record))
+            added = zone.add(record["name"], record["type"], record["value"], record["ttl"], record["id"])
+        self._publish("dns", action="added", record=added)
+        return added
+
+    def remove_dns_record(self, record_id: str) -> None:
+        zone = self._zone()
+        with self._dns_lock:
+            if not any(r["id"] == record_id for r in zone.records()):
+                raise SimNotFound(f"DNS record {record_id} does not exist")
+            self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
+            zone.remove(record_id)
+        self._publish("dns", action="removed", id=record_id)
+
+    def set_dns_fault(self, name: str, fault: object) -> dict:
+        zone = self._zone()
+        try:
+            normalized, _ = zone.check_fault(names.normalize_domain(name), fault)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        with self._dns_lock:
+            self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, str(fault)))
+            zone.set_fault(normalized, fault)
+        self._publish("dns", action="fault", name=normalized, fault=fault)
+        return {"name": normalized, "fault": fault}
+
+    def clear_dns_fault(self, name: str) -> None:
+        zone = self._zone()
+        normalized = names.normalize_domain(name)
+        with self._dns_lock:
+            if normalized not in zone.faults():
+                raise SimNotFound(f"no fault is set for {normalized}")
+            self.store.write(lambda tx: self.store.set_dns_fault(tx, normalized, None))
+            zone.clear_fault(normalized)
+        self._publish("dns", action="fault", name=normalized, fault=None)
+
