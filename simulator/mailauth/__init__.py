@@ -43,14 +43,17 @@ class Authenticator:
     def seal(self, stamped: bytes, *, region: str, signer: Identity | None, envelope_from: str) -> tuple[bytes, dict]:
         """`stamped`: the message as SES sends it. Returns it with SES's DKIM-Signature fields and,
         above them, the receiver's Authentication-Results field; and the results as a dict."""
+        vouched: dict[tuple[bytes, bytes], bytes] = {}
         try:
-            signatures = signing.sign(stamped, self._signatures(region, signer))
+            wanted = self._signatures(region, signer)
+            signatures = signing.sign(stamped, wanted)
+            vouched = {(domain.lower().encode(), selector.encode()): key.txt.encode() for selector, domain, key in wanted}
         except Exception:  # a message dkimpy cannot parse, a key that cannot be made: sent unsigned
             log.exception("DKIM signing failed; the message goes unsigned")
             signatures = b""
         signed = signatures + stamped
         try:
-            results = self.receiver.authenticate(signed, envelope_from)
+            results = self.receiver.authenticate(signed, envelope_from, vouched=vouched)
         except Exception:
             log.exception("authentication results failed")
             return signed, {}
