@@ -278,4 +278,4 @@ def mermaid_diagram() -> str:
 def verification_mermaid_diagram() -> str:
     """The identity verification diagram (dns mode), drawn from its table, for the README."""
     return VERIFICATION.mermaid("identity created (dns mode)",
-                                {"FAILED": "no checks until verified again (VerifyDomainIdentity)"})
+                                {"FAILED": "no further checks (delete and create the identity again)"})
