@@ -7,7 +7,8 @@ from ..api.rest_json import dkim_attributes
 from ..core import machine
 from ..core.clock import rfc3339
 from ..core.model import Identity, IdentityType, Scope
-from ..core.verdicts import SPF_RECORD, feedback_host
+from ..core.names import normalize_domain
+from ..core.verdicts import SPF_RECORD, dkim_target, feedback_host
 
 DMARC_SUGGESTION = "v=DMARC1; p=none;"
 
@@ -33,7 +34,7 @@ def identity_row(identity: Identity) -> dict:
 
 
 def _key(name: str, type_: str, value: str) -> tuple[str, str, str]:
-    return name.strip().rstrip(".").lower(), type_.upper(), value.strip().lower()
+    return normalize_domain(name), type_.upper(), value.strip().lower()
 
 
 def records_to_publish(identity: Identity, zone_records: list[dict] | None) -> list[dict]:
@@ -45,7 +46,7 @@ def records_to_publish(identity: Identity, zone_records: list[dict] | None) -> l
         wanted.append(("MAIL FROM", domain, "MX", f"10 {feedback_host(identity.region)}.", "required"))
         wanted.append(("SPF", domain, "TXT", SPF_RECORD, "advised"))
     for token in identity.dkim_tokens:
-        wanted.append(("DKIM", f"{token}._domainkey.{identity.domain}", "CNAME", f"{token}.dkim.amazonses.com.",
+        wanted.append(("DKIM", f"{token}._domainkey.{identity.domain}", "CNAME", f"{dkim_target(token)}.",
                        "Easy DKIM"))
     wanted.append(("DMARC", f"_dmarc.{identity.domain}", "TXT", DMARC_SUGGESTION, "suggested"))
     published = {_key(r["name"], r["type"], r["value"]): r["id"] for r in (zone_records or [])}

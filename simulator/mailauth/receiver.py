@@ -37,6 +37,7 @@ from publicsuffix2 import PublicSuffixList
 from simulator.core import mailauth
 from simulator.core.mailauth import DkimResult, SpfResult
 from simulator.core.model import DnsFacts, DnsStatus
+from simulator.core.names import normalize_domain
 from simulator.lookup.records import RecordResolver
 
 from .signing import QUIET_LOGGER
@@ -148,7 +149,7 @@ def _from_domain(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def _domain_of(address: str) -> str:
-    return address.rpartition("@")[2].strip().rstrip(".").lower()
+    return normalize_domain(address.rpartition("@")[2])
 
 
 class Receiver:

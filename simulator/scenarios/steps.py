@@ -12,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..core.model import VerificationStatus
 from ..core.names import normalize_domain
+from ..core.verdicts import dkim_target
 from ..models import SERVICES, enum_values, operations, service_model
 from ..nameserver.zone import FAULTS, SUPPORTED_TYPES
 from .matching import MISSING, StepFailed, mismatch, show, wildcard_match
@@ -454,16 +455,18 @@ class SetIdentityVerification(Scoped):
                             **self.sim_query(scenario))
 
 
+class IdentityBody(Schema):
+    """The body of a step about one identity: `{identity: NAME}`."""
+
+    identity: Text
+
+
 class PublishDkim(Scoped):
     """Publishes a domain identity's three Easy DKIM CNAMEs (its tokens, from GetEmailIdentity)
     in the embedded zone, as its owner would to verify it."""
 
     kind: ClassVar[str] = "publish_dkim"
-
-    class Body(Schema):
-        identity: Text
-
-    publish_dkim: Body
+    publish_dkim: IdentityBody
 
     def describe(self, scenario: "Scenario") -> str:
         return f"publish_dkim {self.publish_dkim.identity}" + self.scope_text(scenario)
@@ -479,7 +482,7 @@ class PublishDkim(Scoped):
             raise StepFailed(f"{domain} has no DKIM tokens (is it a domain identity?)")
         for token in tokens:
             runner.control.call("POST", "/_sim/dns/records", {"name": f"{token}._domainkey.{domain}",
-                                                              "type": "CNAME", "value": f"{token}.dkim.amazonses.com"})
+                                                              "type": "CNAME", "value": dkim_target(token)})
 
 
 class OpenVerificationLink(Scoped):
@@ -487,11 +490,7 @@ class OpenVerificationLink(Scoped):
     owner would (SPEC §12)."""
 
     kind: ClassVar[str] = "open_verification_link"
-
-    class Body(Schema):
-        identity: Text
-
-    open_verification_link: Body
+    open_verification_link: IdentityBody
 
     def describe(self, scenario: "Scenario") -> str:
         return f"open_verification_link {self.open_verification_link.identity}" + self.scope_text(scenario)

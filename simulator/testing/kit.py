@@ -13,6 +13,9 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from ..core.names import normalize_domain
+from ..core.verdicts import feedback_host
+
 DUMMY_KEY = "testing"  # any non-12-digit access key is account 000000000000
 
 
@@ -65,7 +68,7 @@ class Dns:
         records = self.records()
         matching = [r for r in records if r["id"] == name_or_id] or [
             r for r in records
-            if r["name"].rstrip(".").lower() == name_or_id.rstrip(".").lower()
+            if normalize_domain(r["name"]) == normalize_domain(name_or_id)
             and (type is None or r["type"].upper() == type.upper())]
         for record in matching:
             self._control.call("DELETE", f"/dns/records/{record['id']}")
@@ -138,8 +141,8 @@ class MailFromSim:
         if not domain:
             raise ValueError(f"identity {identity!r} has no MAIL FROM domain in {region}; "
                              "put one with PutEmailIdentityMailFromAttributes first")
-        exchange = f"feedback-smtp.{region}.amazonses.com"
-        published = any(r["name"].rstrip(".").lower() == domain.lower() and r["type"] == "MX"
+        exchange = feedback_host(region)
+        published = any(normalize_domain(r["name"]) == normalize_domain(domain) and r["type"] == "MX"
                         and r["value"].rstrip(".").split()[-1].lower() == exchange for r in self.dns.records())
         if not published:
             self.dns.add(domain, "MX", f"10 {exchange}")
