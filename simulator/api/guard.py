@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from functools import lru_cache
 
 from flask import current_app, g, request
 
@@ -36,16 +37,23 @@ def host_allowed(host: str, allowed) -> bool:
         return False
 
 
+@lru_cache(maxsize=256)
+def _host_allowed_cached(host: str, allowed: frozenset) -> bool:
+    return host_allowed(host, allowed)
+
+
 def cross_site_refusal() -> str | None:
     """Why this request may not be served to whoever sent it, or None."""
-    host = request.headers.get("Host")
-    if host is not None and not host_allowed(host, current_app.config.get("ALLOWED_HOSTS", ())):
+    environ = request.environ  # read directly: this runs on every request
+    host = environ.get("HTTP_HOST")
+    if host is not None and not _host_allowed_cached(host, current_app.config.get("ALLOWED_HOSTS", frozenset())):
         return (f"Host {host!r} is not an address of this simulator "
                 f"(start it with --allowed-host {_hostname(host) or 'NAME'} to allow it).")
-    origin = request.headers.get("Origin")
+    origin = environ.get("HTTP_ORIGIN")
     if origin is not None and origin.lower() != f"{request.scheme}://{host or ''}".lower():
         return f"Cross-site request refused: Origin {origin!r} is not this simulator's own."
-    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+    fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+    if fetch_site is not None and fetch_site.strip().lower() == "cross-site":
         return "Cross-site request refused (Sec-Fetch-Site: cross-site)."
     return None
 

@@ -201,6 +201,13 @@ class _QueuedWrite:
         self.work, self.done, self.result, self.error = work, threading.Event(), None, None
 
 
+# Identities (and their tags) read outside a write are kept, keyed by name, until the next
+# commit: GetEmailIdentity and the send path read them on every request, and a SQLite read
+# hands the GIL to another thread and back several times (under 16 concurrent requests that
+# was most of GetEmailIdentity's cost). At most this many are kept.
+READ_CACHE_SIZE = 20_000
+
+
 class Store:
     """One SQLite database; a connection per thread, one writer at a time."""
 
@@ -221,6 +228,11 @@ class Store:
         self._queue: list[_QueuedWrite] = []
         self._writer: threading.Thread | None = None
         self._closing = False
+        # The read cache: entries made at `_generation` serve only while it is current; every
+        # transaction's end moves it on (after the commit, before the writers are answered), so
+        # a read that started before a commit is never served after it.
+        self._generation = 0
+        self._cache: dict[tuple, tuple[int, object]] = {}
         self._keeper = self._connect()
         with self._write_lock:
             self._keeper.executescript(SCHEMA)
@@ -330,8 +342,27 @@ class Store:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._generation += 1
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            finally:
+                self._generation += 1
+
+    def _cached(self, key: tuple, load: Callable[[], T]) -> T:
+        """`load()`, or what it gave since the last commit. Reads on the writer's thread
+        (inside a transaction, seeing its own uncommitted writes) are never cached."""
+        if threading.current_thread() is self._writer:
+            return load()
+        generation = self._generation
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        value = load()
+        if len(self._cache) >= READ_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = (generation, value)
+        return value
 
     def close(self) -> None:
         with self._queue_cv:
@@ -349,6 +380,9 @@ class Store:
 
     # --- identities -------------------------------------------------------
     def get_identity(self, account: str, region: str, name: str) -> Identity | None:
+        return self._cached(("identity", account, region, name), lambda: self._load_identity(account, region, name))
+
+    def _load_identity(self, account: str, region: str, name: str) -> Identity | None:
         row = self.conn.execute(
             f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE account=? AND region=? AND name=?",
             (account, region, name),
@@ -356,6 +390,25 @@ class Store:
         return _identity_from_row(row) if row else None
 
     def get_identities(self, account: str, region: str, names: list[str]) -> dict[str, Identity]:
+        if threading.current_thread() is self._writer:
+            return self._load_identities(account, region, names)
+        generation, found, missing = self._generation, {}, []
+        for name in names:
+            hit = self._cache.get(("identity", account, region, name))
+            if hit is None or hit[0] != generation:
+                missing.append(name)
+            elif hit[1] is not None:
+                found[name] = hit[1]
+        if missing:
+            loaded = self._load_identities(account, region, missing)
+            if len(self._cache) + len(missing) > READ_CACHE_SIZE:
+                self._cache.clear()
+            for name in missing:
+                self._cache[("identity", account, region, name)] = (generation, loaded.get(name))
+            found.update(loaded)
+        return found
+
+    def _load_identities(self, account: str, region: str, names: list[str]) -> dict[str, Identity]:
         if not names:
             return {}
         marks = ",".join("?" * len(names))
@@ -646,9 +699,13 @@ class Store:
             conn.execute("DELETE FROM identity_tags WHERE account=? AND region=? AND name=?", (account, region, name))
 
     def identity_tags(self, account: str, region: str, name: str) -> list[dict]:
+        text = self._cached(("tags", account, region, name), lambda: self._load_tags(account, region, name))
+        return json.loads(text) if text else []  # a fresh list each time: callers may change it
+
+    def _load_tags(self, account: str, region: str, name: str) -> str | None:
         row = self.conn.execute("SELECT tags FROM identity_tags WHERE account=? AND region=? AND name=?",
                                 (account, region, name)).fetchone()
-        return json.loads(row[0]) if row else []
+        return row[0] if row else None
 
     # --- DKIM keys (SES's side: the name the public key is published at -> PEM) ---
     def dkim_keys(self) -> dict[str, str]:
