@@ -68,18 +68,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def prepare_simulator(sim: common.Simulator) -> None:
-    def ok(method, path, body=None):
-        status, payload = common.http(method, sim.url + path, body)
-        assert 200 <= status < 300, (method, path, status, payload)
-        return payload
-
-    ok("POST", "/v2/email/identities", {"EmailIdentity": "example.com"})
-    ok("PUT", "/v2/email/identities/example.com/mail-from",
-       {"MailFromDomain": "mail.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"})
-    ok("POST", "/_sim/dns/records", {"name": "mail.example.com", "type": "MX",
-                                     "value": "10 feedback-smtp.us-east-1.amazonses.com"})
-    ok("POST", "/_sim/checks/run", {})
-    ok("POST", "/v2/email/templates", {"TemplateName": "digest", "TemplateContent": TEMPLATE})
+    common.prepare_sender(sim)
+    common.ok(sim, "POST", "/v2/email/templates", {"TemplateName": "digest", "TemplateContent": TEMPLATE})
 
 
 def prepare_moto(url: str) -> None:

@@ -99,22 +99,6 @@ def api_outbox_count(url: str) -> int:
     return len(payload["data"]["messages"])
 
 
-def prepare_simulator(sim: common.Simulator) -> None:
-    def ok(method, path, body=None):
-        status, payload = common.http(method, sim.url + path, body)
-        assert 200 <= status < 300, (method, path, status, payload)
-        return payload
-
-    ok("POST", "/v2/email/identities", {"EmailIdentity": "example.com"})
-    ok("PUT", "/v2/email/identities/example.com/mail-from",
-       {"MailFromDomain": "mail.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"})
-    ok("POST", "/_sim/dns/records", {"name": "mail.example.com", "type": "MX",
-                                     "value": "10 feedback-smtp.us-east-1.amazonses.com"})
-    ok("POST", "/_sim/checks/run", {})
-    status = ok("GET", "/v2/email/identities/example.com")["MailFromAttributes"]["MailFromDomainStatus"]
-    assert status == "SUCCESS", status
-
-
 def durability(label: str, sim: common.Simulator, accepted: list[str]) -> dict:
     """Restart on the same database and look for every acknowledged message."""
     sim.start()
@@ -137,7 +121,7 @@ def main() -> int:
         try:
             db = str(Path(tmp) / "send.db")
             sim = common.Simulator(processes, db).start()
-            prepare_simulator(sim)
+            common.prepare_sender(sim)
             _, moto_url = common.start_moto(processes)
             common.aws_client("sesv2", moto_url).create_email_identity(EmailIdentity="example.com")
             sim_url = f"{sim.url}/v2/email/outbound-emails"

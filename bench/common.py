@@ -208,6 +208,26 @@ def http(method: str, url: str, body: dict | None = None, timeout: float = 120.0
         return error.code, json.loads(error.read() or b"{}")
 
 
+def ok(sim: "Simulator", method: str, path: str, body: dict | None = None) -> dict:
+    """One request to the simulator that must succeed; its JSON answer."""
+    status, payload = http(method, sim.url + path, body)
+    assert 200 <= status < 300, (method, path, status, payload)
+    return payload
+
+
+def prepare_sender(sim: "Simulator", domain: str = "example.com") -> None:
+    """`domain` as an identity whose custom MAIL FROM domain (mail.<domain>, REJECT_MESSAGE)
+    is SUCCESS: its MX published in the embedded DNS and a check run."""
+    ok(sim, "POST", "/v2/email/identities", {"EmailIdentity": domain})
+    ok(sim, "PUT", f"/v2/email/identities/{domain}/mail-from",
+       {"MailFromDomain": f"mail.{domain}", "BehaviorOnMxFailure": "REJECT_MESSAGE"})
+    ok(sim, "POST", "/_sim/dns/records", {"name": f"mail.{domain}", "type": "MX",
+                                          "value": "10 feedback-smtp.us-east-1.amazonses.com"})
+    ok(sim, "POST", "/_sim/checks/run", {})
+    status = ok(sim, "GET", f"/v2/email/identities/{domain}")["MailFromAttributes"]["MailFromDomainStatus"]
+    assert status == "SUCCESS", status
+
+
 def aws_client(service: str, endpoint: str):
     import boto3
     from botocore.config import Config
