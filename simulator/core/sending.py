@@ -68,6 +68,13 @@ def _not_verified(region: str, addresses: str) -> MessageRejected:
                            f"{region.upper()}: {addresses}")
 
 
+def ses_own_message(message_id: str, region: str) -> Accepted:
+    """The verdict on a message SES itself sends (an address's verification message): no
+    identity of the account is asked; it goes from amazon.com with SES's default MAIL FROM."""
+    return Accepted(default_mail_from(message_id, region), MailFromDecision.DEFAULT, "amazon.com", None, None,
+                    "the verification message SES sends")
+
+
 def decide(facts: SendFacts) -> SendVerdict:
     """Whether SES sends this message now, and with which envelope sender."""
     sender = next((i for i in facts.sender_chain if i.verified), None)

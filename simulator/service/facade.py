@@ -155,9 +155,8 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
         composed = self._composed_simple(VERIFICATION_SENDER, {"ToAddresses": [identity.name]}, simple, None,
                                          mail.V2_MAX_MESSAGE_BYTES, mail.MAX_RECIPIENTS)
         message_id = mail.new_message_id()
-        envelope_from = sending.default_mail_from(message_id, identity.region)
-        verdict = sending.Accepted(envelope_from, MailFromDecision.DEFAULT, "amazon.com", None, None,
-                                   "the verification message SES sends")
+        verdict = sending.ses_own_message(message_id, identity.region)
+        envelope_from = verdict.envelope_from
         now = self.now()
         entry = self._outbox_entry(Scope(identity.account, identity.region), message_id, now, composed, verdict,
                                    envelope_from, MailFromDecision.DEFAULT,

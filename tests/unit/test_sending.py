@@ -71,3 +71,11 @@ def test_in_the_sandbox_every_recipient_needs_a_verified_identity():
     verdict = decide([identity()], sandbox=True, recipient_chains=chains)
     assert isinstance(verdict, Rejected) and verdict.error.message.endswith(": no@example.net")
     assert isinstance(decide([identity()], sandbox=False, recipient_chains=chains), Accepted)
+
+
+def test_ses_own_message_goes_from_amazon_with_the_default_mail_from():
+    verdict = sending.ses_own_message("0100abc", "eu-west-1")
+    assert isinstance(verdict, sending.Accepted)
+    assert verdict.envelope_from == sending.default_mail_from("0100abc", "eu-west-1")
+    assert (verdict.decision, verdict.sending_identity, verdict.mail_from_identity) == (
+        MailFromDecision.DEFAULT, "amazon.com", None)
