@@ -92,13 +92,13 @@ _RR = struct.Struct("!HHIH")  # type, class, TTL, rdata length
 _QR, _OPCODE, _TC = 0x8000, 0x7800, 0x0200
 _NOERROR, _NXDOMAIN = 0, 3
 _IN = dns.rdataclass.IN
-_MX, _TXT, _OPT = dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.OPT
+_MX, _TXT, _CNAME, _OPT = dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.CNAME, dns.rdatatype.OPT
 _QUESTION_NAME = b"\xc0\x0c"  # a compression pointer to the question's name
 _SAFE_LABEL_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 # dnspython's limit (dns.name.MAX_COMPRESSION_POINTER_CHAIN), kept low here:
 # anything the fast reader accepts, every dnspython version accepts.
 _MAX_POINTER_HOPS = 8
-_TYPE_TEXT = {_MX: "MX", _TXT: "TXT"}
+_TYPE_TEXT = {_MX: "MX", _TXT: "TXT", _CNAME: "CNAME"}
 
 
 Callback = Callable[[DnsFacts, float], None]
@@ -499,10 +499,11 @@ def _read_reply(data: bytes, query: _Query) -> DnsFacts | None:
 
     Accepted: a response (QR, opcode QUERY, not truncated) echoing the
     question, rcode NOERROR or NXDOMAIN in the header with no extended rcode,
-    answer records all of the asked type and class IN owned by the question's
-    name (a pointer to it), no authority records, at most an EDNS0 OPT without
-    options, nothing after. For NXDOMAIN only without answer records. Every
-    check dnspython's parser makes on these shapes is made here too.
+    answer records all of the asked type (MX, TXT, or one CNAME: dnspython keeps
+    only the last of several, CNAME being a singleton type) and class IN owned
+    by the question's name (a pointer to it), no authority records, at most an
+    EDNS0 OPT without options, nothing after. For NXDOMAIN only without answer
+    records. Every check dnspython's parser makes on these shapes is made here too.
     """
     question = query.question
     question_end = 12 + len(question)
@@ -519,6 +520,8 @@ def _read_reply(data: bytes, query: _Query) -> DnsFacts | None:
         return None
     size = len(data)
     rdtype = query.rdtype
+    if rdtype == _CNAME and ancount > 1:
+        return None
     position = question_end
     records = []
     for _ in range(ancount):
@@ -541,6 +544,11 @@ def _read_reply(data: bytes, query: _Query) -> DnsFacts | None:
             if text is None:
                 return None
             records.append(text)
+        elif rdtype == _CNAME:
+            target = _read_name(data, start, end)
+            if target is None:
+                return None
+            records.append(target)
         else:
             return None
         position = end
@@ -561,6 +569,8 @@ def _read_reply(data: bytes, query: _Query) -> DnsFacts | None:
     if rdtype == _MX:
         return DnsFacts(query.name, query.kind, DnsStatus.ANSWER,
                         mx=tuple(records) if len(records) == 1 else tuple(sorted(set(records))))
+    if rdtype == _CNAME:
+        return DnsFacts(query.name, query.kind, DnsStatus.ANSWER, cname=(records[0],))
     return DnsFacts(query.name, query.kind, DnsStatus.ANSWER,
                     txt=tuple(sorted({text.decode("utf-8", "replace") for text in records})))
 

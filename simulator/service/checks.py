@@ -95,18 +95,24 @@ class Checks:
 
     def _verification_lookups(self, identities: list[Identity],
                               cancel: threading.Event | None) -> dict[tuple, MxLookup | None]:
-        questions = {i.name: verdicts.verification_questions(i.verification.domain, i.verification.method,
-                                                             i.dkim_tokens, rules.verification_token(i))
-                     for i in identities}
-        asked = list(dict.fromkeys(q for qs in questions.values() for q in qs))
+        """Each identity's verification lookup: the questions of them all asked in one pipelined
+        batch (each distinct question once), each identity judged on the answers to its own
+        questions (one domain may be an identity in several accounts and regions, with other tokens)."""
         if self.lookup is None:
             return {(checks.VERIFICATION.name, i.account, i.region, i.name): _no_resolver() for i in identities}
+        asking = []  # (identity, its v1 token, its questions)
+        for i in identities:
+            check, txt_token = i.verification, rules.verification_token(i)
+            asking.append((i, txt_token, verdicts.verification_questions(check.domain, check.method, i.dkim_tokens,
+                                                                         txt_token)))
+        asked = list(dict.fromkeys(q for _, _, questions in asking for q in questions))
         facts = dict(zip(asked, self.lookup.resolve_many(asked, cancel=cancel))) if asked else {}
         answers: dict[tuple, MxLookup | None] = {}
-        for i in identities:
-            found = [facts[q] for q in questions[i.name]]
-            answers[(checks.VERIFICATION.name, i.account, i.region, i.name)] = None if None in found else \
-                verdicts.verification_verdict(i.verification.method, i.dkim_tokens, rules.verification_token(i), found)
+        for i, txt_token, questions in asking:
+            found = [facts[q] for q in questions]
+            answers[(checks.VERIFICATION.name, i.account, i.region, i.name)] = \
+                None if any(f is None for f in found) else \
+                verdicts.verification_verdict(i.verification.method, i.dkim_tokens, txt_token, found)
         return answers
 
     def run_due(self, now: float | None = None, *, scheduled: bool = False) -> list[dict]:

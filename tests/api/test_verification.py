@@ -108,6 +108,24 @@ def test_the_mode_is_per_account(dns_mode, client_for):
     assert other.create_email_identity(EmailIdentity="example.com")["VerifiedForSendingStatus"] is True
 
 
+@pytest.mark.parametrize("published", ["us-east-1", "eu-west-1"])
+def test_one_domain_in_two_regions_is_checked_against_each_ones_own_tokens(control, client_for, published):
+    regions = ("us-east-1", "eu-west-1")
+    clients = {}
+    for region in regions:
+        control.ok("PUT", f"/_sim/account?region={region}", {"identity_verification": "dns"})
+        clients[region] = client_for("sesv2", region=region)
+    tokens = {region: clients[region].create_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Tokens"]
+              for region in regions}
+    publish_dkim(control, "example.com", tokens[published])
+
+    control.ok("POST", "/_sim/clock/advance", {"seconds": 3600})  # one sweep checks both regions
+
+    statuses = {region: clients[region].get_email_identity(EmailIdentity="example.com")["VerificationStatus"]
+                for region in regions}
+    assert statuses == {region: "SUCCESS" if region == published else "PENDING" for region in regions}
+
+
 def test_setting_the_status_by_hand_stops_the_dns_check(dns_mode, sesv2):
     sesv2.create_email_identity(EmailIdentity="example.com")
     dns_mode.ok("PUT", "/_sim/identities/example.com/verification", {"status": "SUCCESS"})

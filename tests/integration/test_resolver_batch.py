@@ -18,8 +18,8 @@ import dns.resolver
 import dns.rrset
 import pytest
 
-from simulator.core.model import DnsStatus, LookupOutcome, MxLookup
-from simulator.core.verdicts import SPF_RECORD, mx_verdict, spf_advice
+from simulator.core.model import DnsStatus, LookupOutcome, MxLookup, VerificationMethod
+from simulator.core.verdicts import SPF_RECORD, mx_verdict, spf_advice, verification_verdict
 from simulator.lookup import pipeline
 from simulator.lookup.resolver import MxResolver
 from tests.integration.test_resolver import FakeNameserver, garbage, silent, wrong_id, wrong_source
@@ -415,6 +415,41 @@ def test_without_the_pipeline_it_is_lookup_on_threads(dns_server, dns_zone, monk
     assert resolver.lookup_many(items) == expected
 
 
+def test_questions_in_a_batch_come_out_exactly_as_asked_one_by_one(dns_server, dns_zone, monkeypatch):
+    """resolve_many (the verification checks' path: DKIM CNAMEs, TXT tokens) pipelined gives
+    the very facts dnspython's Resolver.resolve gives for each question, names spelt any way."""
+    questions = []
+    for i in range(60):
+        domain = f"v{i}.example.com"
+        token = f"tok{i}"
+        kind = i % 6
+        if kind == 0:
+            dns_zone.add(f"{token}._domainkey.{domain}", "CNAME", f"{token}.dkim.amazonses.com")
+        elif kind == 1:
+            dns_zone.add(f"{token}._domainkey.{domain}", "CNAME", "Elsewhere.Example.NET.")
+        elif kind == 2:
+            dns_zone.add(f"{token}._domainkey.{domain}", "TXT", "v=DKIM1; p=")  # NOERROR, no CNAME
+        elif kind == 3:
+            dns_zone.add(f"{token}._domainkey.{domain}", "CNAME", f"{token}.dkim.amazonses.com")
+            dns_zone.set_fault(f"{token}._domainkey.{domain}", "servfail")
+        elif kind == 4:
+            dns_zone.add(f"_amazonses.{domain}", "TXT", f"token-{i}")
+        questions += [(f"{token}._domainkey.{domain}", "CNAME"), (f"{token}._domainkey.{domain}.".upper(), "CNAME"),
+                      (f" {token}._domainkey.{domain} ", "CNAME"), (f"_amazonses.{domain}", "TXT")]
+    questions += [("a..b.example.com", "CNAME"), ("sp ace.example.com", "CNAME"), ("bücher.example", "CNAME"),
+                  ("a\\.b.example.com", "CNAME"), ("x" * 64 + ".example.com", "TXT"), ("", "CNAME")]
+    resolver = MxResolver(dns_server.address, timeout=STEADY)
+
+    batch = resolver.resolve_many(questions)
+    monkeypatch.setattr(pipeline.Pipeline, "supports", staticmethod(lambda resolver: False))
+    one_by_one = resolver.resolve_many(questions)
+
+    assert [q for q, got, want in zip(questions, batch, one_by_one) if got != want] == []
+    statuses = {facts.status for facts in batch}
+    assert {DnsStatus.ANSWER, DnsStatus.NODATA, DnsStatus.NXDOMAIN, DnsStatus.SERVFAIL} <= statuses
+    assert any(facts.cname == ("tok0.dkim.amazonses.com.",) for facts in batch)
+
+
 def test_a_failing_engine_falls_back_to_lookup(dns_server, dns_zone, monkeypatch):
     items = build_mixed_zone(dns_zone, 64, timeouts=False)
     resolver = MxResolver(dns_server.address, timeout=STEADY)
@@ -493,7 +528,10 @@ def response_wires(query_wire, rdtype):
                [f"10 {FEEDBACK}.", f"10 {FEEDBACK}."], ["65535 a.b.", "0 a.b."]]
     txt_sets = [[f'"{SPF_RECORD}"'], ['"v=spf1 " "include:amazonses.com ~all"', '"other"'], ['""'],
                 ['"V=SPF1 -all"', '"v=spf1"', '"v=spf10"'], ['"\\255\\254 v=spf1"', '"v=spf1 \\255"']]
-    for values in mx_sets if rdtype == dns.rdatatype.MX else txt_sets:
+    cname_sets = [["tok.dkim.amazonses.com."], ["TOK.DKIM.AmazonSES.com."], ["."], ["weird\\.label.example."],
+                  ["sp\\032ace.example."], ["under_score.example."]]
+    sets = {dns.rdatatype.MX: mx_sets, dns.rdatatype.TXT: txt_sets, dns.rdatatype.CNAME: cname_sets}[rdtype]
+    for values in sets:
         for edns in (True, False):
             message = response(edns=edns)
             message.answer.append(dns.rrset.from_text_list(name, 300, "IN", dns.rdatatype.to_text(rdtype), values))
@@ -516,7 +554,8 @@ def response_wires(query_wire, rdtype):
     add(other_name)
     chaos = response()
     chaos.answer.append(dns.rrset.from_text(name, 300, "CH", dns.rdatatype.to_text(rdtype),
-                                            f"10 {FEEDBACK}." if rdtype == dns.rdatatype.MX else '"x"'))
+                                            {dns.rdatatype.MX: f"10 {FEEDBACK}.",
+                                             dns.rdatatype.CNAME: "x.example."}.get(rdtype, '"x"')))
     add(chaos)
     truncated = response()
     truncated.flags |= dns.flags.TC
@@ -527,6 +566,12 @@ def response_wires(query_wire, rdtype):
     # By hand: the header of a NOERROR answer with one record, then odd rdata.
     header_question = query_wire[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + query_wire[12:12 + len(name.to_wire()) + 4]
     rr = b"\xc0\x0c" + struct.pack("!HHI", rdtype, 1, 300)
+    # Two records of one type at the name (dnspython keeps only the last CNAME of several).
+    for first, second in [(b"\x01a\x00", b"\x01b\x00"), (b"\x01b\x00", b"\x01a\x00"), (b"\x01a\x00", b"\x01a\x00")]:
+        if rdtype == dns.rdatatype.MX:
+            first, second = b"\x00\x0a" + first, b"\x00\x14" + second
+        wires.append(header_question[:6] + b"\x00\x02" + header_question[8:] + rr + struct.pack("!H", len(first))
+                     + first + rr + struct.pack("!H", len(second)) + second)
     for rdata in [b"\x00\x0a\xc0\x0c", b"\x00\x0a\xc0\x40", b"\x00\x0a\x01a\x00", b"\x00\x0a\x01a\x00\x00",
                   b"\x00\x0a\x40a\x00", b"\x00\x0a\x01a", b"\x00", b"", b"\x03abc", b"\x05abc",
                   b"\x00\x0a\x01a\xc0\x10", b"\x00\x0a" + b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63 + b"\x3f" + b"c" * 63
@@ -557,7 +602,8 @@ def mutations(wires, count, seed=20240611):
         yield bytes(wire)
 
 
-@pytest.mark.parametrize("rdtype", [dns.rdatatype.MX, dns.rdatatype.TXT], ids=["MX", "TXT"])
+@pytest.mark.parametrize("rdtype", [dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.CNAME],
+                         ids=["MX", "TXT", "CNAME"])
 def test_the_wire_reader_agrees_with_dnspython_on_every_reply_it_reads(rdtype):
     engine, query = engine_query(rdtype)
     query_wire = query.id.to_bytes(2, "big") + query.body
@@ -575,7 +621,10 @@ def test_the_wire_reader_agrees_with_dnspython_on_every_reply_it_reads(rdtype):
             for region in ("us-east-1", "eu-west-1"):
                 assert mx_verdict(fast, region) == mx_verdict(slow, region), wire
             assert (fast.status is DnsStatus.NXDOMAIN) == (slow.status is DnsStatus.NXDOMAIN)
-        else:
+        elif rdtype == dns.rdatatype.TXT:
             assert spf_advice(fast) == spf_advice(slow), wire
+        else:
+            assert verification_verdict(VerificationMethod.DKIM, ("tok",), None, [fast]) == \
+                verification_verdict(VerificationMethod.DKIM, ("tok",), None, [slow]), wire
         assert fast == slow, wire  # the very same facts, whichever way they were read
     assert read >= 20  # the everyday shapes did take the fast way
