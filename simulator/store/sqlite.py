@@ -712,6 +712,18 @@ class Store:
     def dkim_keys(self) -> dict[str, str]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT name, private_key FROM dkim_keys ORDER BY name")}
 
+    def dkim_keys_at(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        rows = self.conn.execute(f"SELECT name, private_key FROM dkim_keys WHERE name IN ({','.join('?' * len(names))})",
+                                 names).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def dkim_keys_below(self, domain: str) -> bool:
+        """Whether a key is published below `domain` (a scan, for the few names SES's keys lie under)."""
+        return bool(self.conn.execute("SELECT EXISTS (SELECT 1 FROM dkim_keys WHERE name GLOB ?)",
+                                      ("*." + domain,)).fetchone()[0])
+
     @staticmethod
     def add_dkim_keys(conn: sqlite3.Connection, keys: dict[str, str], now: float) -> None:
         conn.executemany("INSERT OR IGNORE INTO dkim_keys (name, private_key, created_at) VALUES (?, ?, ?)",
