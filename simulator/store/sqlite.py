@@ -103,6 +103,8 @@ CREATE INDEX IF NOT EXISTS outbox_quota ON outbox (account, region, sent_at, dec
 -- The embedded zone reads a name's records, and whether names lie below one, as it is asked.
 CREATE INDEX IF NOT EXISTS dns_records_rname ON dns_records (rname, seq);
 CREATE INDEX IF NOT EXISTS dns_records_seq ON dns_records (seq);
+-- Start-up hands the relay what it had not delivered: a few rows out of the whole outbox.
+CREATE INDEX IF NOT EXISTS outbox_relay_pending ON outbox (seq) WHERE relay = 'pending';
 """
 
 _IDENTITY_FIELDS = (
