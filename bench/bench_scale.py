@@ -68,7 +68,8 @@ def build(db: str, identities: int, messages: int) -> float:
             conn.execute("UPDATE identities SET mf_due_at = 0")  # every configuration is due
             columns = [r[1] for r in conn.execute("PRAGMA table_info(dns_records)")]
             picked = ", ".join({"id": "printf('bench-%06d', i)", "seq": "i + 1000",
-                                "name": "printf('mail.d%06d.example.com', i)"}.get(c, c) for c in columns)
+                                "name": "printf('mail.d%06d.example.com', i)",
+                                "rname": "printf('com.example.d%06d.mail', i)"}.get(c, c) for c in columns)
             conn.execute(f"{numbers} INSERT INTO dns_records ({', '.join(columns)}) SELECT {picked} "
                          "FROM n, dns_records WHERE dns_records.name = 'mail.seed.example.com' AND i % 2 = 0",
                          (identities - 1,))

@@ -60,6 +60,7 @@ class Runtime:
     def __init__(self, options: Options):
         from .lookup.resolver import parse_resolver_spec
         from .nameserver.server import EmbeddedDnsServer
+        from .nameserver.stored import StoredRecords
         from .nameserver.zone import Zone
 
         startup.check_options(options)
@@ -80,7 +81,7 @@ class Runtime:
         self._smtp_tempdir = None
         try:
             if options.resolver == "embedded":
-                self.zone = Zone()
+                self.zone = Zone(StoredRecords(self.store))  # records read per name: start-up reads none
                 self.dns_server = EmbeddedDnsServer(self.zone, host="127.0.0.1", port=options.dns_port).start()
                 lookup = parse_resolver_spec("embedded", self.dns_server.address, options.dns_timeout)
             else:

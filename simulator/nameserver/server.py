@@ -39,6 +39,8 @@ CLASSIC_UDP_LIMIT = 512
 TCP_IDLE_TIMEOUT = 10.0
 MAX_TCP_CONNECTIONS = 256
 ANSWER_CACHE_LIMIT = 50_000
+# Datagrams read off the UDP socket before answering them: the zone reads their names together.
+MAX_BURST = 256
 # Asked of the kernel for the UDP socket (which caps it at net.core.rmem_max):
 # a client pipelining a window of queries while this thread waits for the GIL
 # must find them all queued, not dropped; a drop costs it a retry timeout.
@@ -168,21 +170,41 @@ class EmbeddedDnsServer:
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._stopping.is_set():
                 selector.select()
-                # Drain everything queued before selecting again: one select per burst.
+                # Drain everything queued before selecting again: one select per burst,
+                # and one read of the zone's store for the names it has not cached.
                 while not self._stopping.is_set():
-                    try:
-                        data, peer = sock.recvfrom(65535)
-                    except (BlockingIOError, InterruptedError):
+                    burst = _receive_burst(sock)
+                    if not burst:
                         break
-                    except OSError:
-                        # e.g. ICMP errors surfacing from an earlier sendto
-                        continue
-                    reply = self._respond(data, udp=True)
-                    if reply is not None:
-                        try:
-                            sock.sendto(reply, peer)
-                        except OSError:
-                            pass
+                    if self.zone.reads_per_name:
+                        self._prefetch(burst)
+                    for data, peer in burst:
+                        reply = self._respond(data, udp=True)
+                        if reply is not None:
+                            try:
+                                sock.sendto(reply, peer)
+                            except OSError:
+                                pass
+
+    def _prefetch(self, burst: list[tuple[bytes, object]]) -> None:
+        """Have the zone read, together, the names of a burst's plain queries whose
+        replies are not cached here."""
+        cache = self._cache
+        names = []
+        for data, _ in burst:
+            shape = _plain_query_shape(data, True)
+            if shape is not None:
+                name, rest, _ = shape
+                group = cache.by_name.get(name)
+                if (group is None or rest not in group) and (name, rest) not in cache.volatile:
+                    key = wire.name_key(name)
+                    if key is not None:
+                        names.append(key)
+        if names:
+            try:
+                self.zone.prefetch(names)
+            except Exception:  # only a hint: each query is still answered on its own
+                log.exception("embedded DNS server failed to read ahead")
 
     # --- TCP -----------------------------------------------------------------
 
@@ -451,6 +473,19 @@ def _plain_query_shape(data: bytes, udp: bool) -> tuple[bytes, tuple, int] | Non
         limit = max(CLASSIC_UDP_LIMIT, min(payload, UDP_PAYLOAD_LIMIT)) if udp else 65535
     # Name bytes are lower-cased whole: length octets are <= 63, below 'A'.
     return data[12:name_end].lower(), (flags, data[name_end:question_end], arcount == 1, limit), name_end
+
+
+def _receive_burst(sock: socket.socket) -> list[tuple[bytes, object]]:
+    """What is queued on the UDP socket, up to MAX_BURST datagrams."""
+    burst = []
+    while len(burst) < MAX_BURST:
+        try:
+            burst.append(sock.recvfrom(65535))
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            continue  # e.g. ICMP errors surfacing from an earlier sendto
+    return burst
 
 
 def _recv_exactly(connection: socket.socket, size: int) -> bytes | None:

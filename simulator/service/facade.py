@@ -84,7 +84,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
         self._sweeps = SweepLock()  # one sweep at a time; see simulator/sweeplock.py
         self._dns_lock = threading.Lock()
         if zone is not None:
-            zone.load(store.dns_records(), store.dns_faults())
+            zone.load((), store.dns_faults())  # the records it reads from the store, per name
 
     def now(self) -> float:
         return self.clock.now()

@@ -23,29 +23,26 @@ class DnsZone:
     def dns_faults(self) -> dict[str, str]:
         return self._zone().faults()
 
-    # Each change is stored first and reaches the zone (and so the DNS server) only once
-    # committed; `_dns_lock` keeps what was checked against the zone true until then.
+    # Each change is stored first and reaches the DNS server only once committed: the zone
+    # writes records to the store itself (it reads them from there, nameserver/stored.py);
+    # faults are written here. `_dns_lock` keeps what was checked true until then.
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
         zone = self._zone()
         with self._dns_lock:
             try:
-                record = zone.prepare(name, type_, value, ttl)  # validates; ZoneError is a ValueError
+                added = zone.add(name, type_, value, ttl)  # validates first; ZoneError is a ValueError
             except DuplicateRecordError as exc:
                 raise Conflict(str(exc)) from None
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
-            self.store.write(lambda tx: self.store.add_dns_record(tx, record))
-            added = zone.add(record["name"], record["type"], record["value"], record["ttl"], record["id"])
         self._publish("dns", action="added", record=added)
         return added
 
     def remove_dns_record(self, record_id: str) -> None:
         zone = self._zone()
         with self._dns_lock:
-            if not any(r["id"] == record_id for r in zone.records()):
+            if not zone.remove(record_id):
                 raise SimNotFound(f"DNS record {record_id} does not exist")
-            self.store.write(lambda tx: self.store.remove_dns_record(tx, record_id))
-            zone.remove(record_id)
         self._publish("dns", action="removed", id=record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:

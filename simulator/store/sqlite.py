@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_identity ON history (account, region, identity, seq);
 CREATE TABLE IF NOT EXISTS dns_records (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-    value TEXT NOT NULL, ttl INTEGER NOT NULL
+    value TEXT NOT NULL, ttl INTEGER NOT NULL,
+    rname TEXT  -- the name's labels in reverse order (com.example.mail): names below one are a range
 );
 CREATE TABLE IF NOT EXISTS dns_faults (name TEXT PRIMARY KEY, fault TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -99,6 +100,11 @@ CREATE INDEX IF NOT EXISTS identities_due ON identities (mf_due_at);
 CREATE INDEX IF NOT EXISTS identities_verification_due ON identities (v_due_at);
 CREATE INDEX IF NOT EXISTS identities_verify_token ON identities (verify_token) WHERE verify_token IS NOT NULL;
 CREATE INDEX IF NOT EXISTS outbox_quota ON outbox (account, region, sent_at, decision, recipients);
+-- The embedded zone reads a name's records, and whether names lie below one, as it is asked.
+CREATE INDEX IF NOT EXISTS dns_records_rname ON dns_records (rname, seq);
+CREATE INDEX IF NOT EXISTS dns_records_seq ON dns_records (seq);
+-- Start-up hands the relay what it had not delivered: a few rows out of the whole outbox.
+CREATE INDEX IF NOT EXISTS outbox_relay_pending ON outbox (seq) WHERE relay = 'pending';
 """
 
 _IDENTITY_FIELDS = (
@@ -129,6 +135,11 @@ _CHECK_FIELDS = {
         ("verification_status", "v_method", "v_status_since", "v_deadline", "v_next_check_at", "verify_token"),
     ),
 }
+
+
+def _rname(name: str) -> str:
+    """dns_records.rname: a name's labels in reverse order, so the names below one share a prefix."""
+    return ".".join(reversed(name.split(".")))
 
 
 def _lookup_to_json(lookup: MxLookup | None) -> str | None:
@@ -254,6 +265,13 @@ class Store:
                 "UPDATE identities SET mf_due_at=? WHERE account=? AND region=? AND name=?",
                 [(machine.due_at(_identity_from_row(r).mail_from), r["account"], r["region"], r["name"])
                  for r in rows])
+        dns_columns = {row["name"] for row in conn.execute("PRAGMA table_info(dns_records)")}
+        if "rname" not in dns_columns:
+            conn.execute("ALTER TABLE dns_records ADD COLUMN rname TEXT")
+            rows = conn.execute("SELECT id, name FROM dns_records").fetchall()
+            conn.execute("BEGIN")
+            conn.executemany("UPDATE dns_records SET rname=? WHERE id=?", [(_rname(n), i) for i, n in rows])
+            conn.execute("COMMIT")
         outbox_columns = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
         if "recipients" not in outbox_columns:  # the quota counts recipients (SPEC §10)
             conn.execute("ALTER TABLE outbox ADD COLUMN recipients INTEGER NOT NULL DEFAULT 0")
@@ -533,13 +551,55 @@ class Store:
     def add_dns_record(conn: sqlite3.Connection, record: dict) -> None:
         seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dns_records").fetchone()[0]
         conn.execute(
-            "INSERT INTO dns_records (id, seq, name, type, value, ttl) VALUES (?,?,?,?,?,?)",
-            (record["id"], seq, record["name"], record["type"], record["value"], record["ttl"]),
+            "INSERT INTO dns_records (id, seq, name, type, value, ttl, rname) VALUES (?,?,?,?,?,?,?)",
+            (record["id"], seq, record["name"], record["type"], record["value"], record["ttl"], _rname(record["name"])),
         )
 
     @staticmethod
     def remove_dns_record(conn: sqlite3.Connection, record_id: str) -> None:
         conn.execute("DELETE FROM dns_records WHERE id=?", (record_id,))
+
+    # Read per name by the embedded zone (nameserver/stored.py) rather than loaded whole at start.
+    def dns_records_at(self, name: str) -> list[dict]:
+        rows = self.conn.execute("SELECT id, name, type, value, ttl FROM dns_records WHERE rname=? ORDER BY seq",
+                                 (_rname(name),)).fetchall()
+        return [dict(id=r[0], name=r[1], type=r[2], value=r[3], ttl=r[4]) for r in rows]
+
+    # Each of these two reads gives one row, JSON, whatever the number of names: fetching a
+    # row releases the GIL, which the embedded DNS server would otherwise hand back and forth
+    # with a busy lookup thread once per row (bench_scale's sweep: 4x the context switches).
+    def dns_records_among(self, names: list[str]) -> dict[str, list[dict]]:
+        """dns_records_at for many names in one read: the embedded server's burst of questions."""
+        rows = json.loads(self.conn.execute(
+            "SELECT json_group_array(json_array(id, name, type, value, ttl, seq)) FROM dns_records "
+            "WHERE rname IN (SELECT value FROM json_each(?))", (json.dumps([_rname(n) for n in names]),)).fetchone()[0])
+        found: dict[str, list[dict]] = {}
+        for r in sorted(rows, key=lambda r: r[5]):
+            found.setdefault(r[1], []).append(dict(id=r[0], name=r[1], type=r[2], value=r[3], ttl=r[4]))
+        return found
+
+    def dns_names_below_among(self, names: list[str]) -> set[str]:
+        """Those of `names` with a record's name below them (dns_names_below, in one read)."""
+        by_rname = {_rname(name): name for name in names}
+        below = json.loads(self.conn.execute(
+            "SELECT json_group_array(asked.value) FROM json_each(?) AS asked WHERE EXISTS "
+            "(SELECT 1 FROM dns_records WHERE rname > asked.value || '.' AND rname < asked.value || '/')",
+            (json.dumps(list(by_rname)),)).fetchone()[0])
+        return {by_rname[rname] for rname in below}
+
+    def dns_record(self, record_id: str) -> dict | None:
+        r = self.conn.execute("SELECT id, name, type, value, ttl FROM dns_records WHERE id=?", (record_id,)).fetchone()
+        return dict(id=r[0], name=r[1], type=r[2], value=r[3], ttl=r[4]) if r else None
+
+    def dns_names_below(self, name: str) -> bool:
+        """Whether a record's name lies below `name` (an rname range: '.' + 1 is '/')."""
+        prefix = _rname(name)
+        return bool(self.conn.execute("SELECT EXISTS (SELECT 1 FROM dns_records WHERE rname > ? AND rname < ?)",
+                                      (prefix + ".", prefix + "/")).fetchone()[0])
+
+    @staticmethod
+    def clear_dns_records(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM dns_records")
 
     def dns_faults(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT name, fault FROM dns_faults").fetchall())
@@ -710,6 +770,18 @@ class Store:
     # --- DKIM keys (SES's side: the name the public key is published at -> PEM) ---
     def dkim_keys(self) -> dict[str, str]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT name, private_key FROM dkim_keys ORDER BY name")}
+
+    def dkim_keys_at(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        rows = self.conn.execute(f"SELECT name, private_key FROM dkim_keys WHERE name IN ({','.join('?' * len(names))})",
+                                 names).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def dkim_keys_below(self, domain: str) -> bool:
+        """Whether a key is published below `domain` (a scan, for the few names SES's keys lie under)."""
+        return bool(self.conn.execute("SELECT EXISTS (SELECT 1 FROM dkim_keys WHERE name GLOB ?)",
+                                      ("*." + domain,)).fetchone()[0])
 
     @staticmethod
     def add_dkim_keys(conn: sqlite3.Connection, keys: dict[str, str], now: float) -> None:

@@ -3,12 +3,23 @@ import pytest
 
 from tests.integration.bind import BindServer, named_path
 from simulator.nameserver.server import EmbeddedDnsServer
+from simulator.nameserver.stored import StoredRecords
 from simulator.nameserver.zone import Zone
+from simulator.store import Store
 
 
-@pytest.fixture
-def dns_zone():
-    return Zone()
+@pytest.fixture(params=["in memory", "in a store"])
+def dns_zone(request, tmp_path):
+    """A zone holding its records in memory, or reading them from a database per name
+    (as `serve` runs it) with a cache small enough that the tests' names overflow it."""
+    if request.param == "in memory":
+        yield Zone()
+        return
+    store = Store(str(tmp_path / "zone.db"))
+    try:
+        yield Zone(StoredRecords(store), cache_names=32)
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -327,3 +327,55 @@ def test_mail_auth_can_be_turned_off():
         assert "DKIM-Signature" not in message["raw"] and "Authentication-Results" not in message["raw"]
     finally:
         runtime.stop()
+
+
+def test_ses_s_keys_are_read_back_after_a_restart_not_made_again(tmp_path, monkeypatch):
+    """Keys are not loaded at start: the restarted server reads each from the store when it is
+    asked for it (over DNS or to sign), and a message signed before the restart still verifies."""
+    from simulator.runtime import Options, Runtime
+    from tests.helpers import SimControl, aws_client
+
+    monkeypatch.setattr(dkim, "RSASSA_PKCS1_v1_5_verify", receiver._pure_python_verify)
+    db = str(tmp_path / "sim.db")
+
+    def resolver_of(runtime):
+        resolver = dns.resolver.Resolver(configure=False)
+        host, port = runtime.dns_address.rsplit(":", 1)
+        resolver.nameservers, resolver.port, resolver.cache = [host], int(port), None
+        return resolver
+
+    def key_text(runtime, name):
+        return b"".join(resolver_of(runtime).resolve(name, "TXT")[0].strings).decode()
+
+    first = Runtime(Options(port=0, dns_port=0, db=db, scheduler=False)).start()
+    try:
+        client = aws_client("sesv2", first.url)
+        tokens = client.create_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Tokens"]
+        client.send_email(FromEmailAddress="app@example.com", **SEND)
+        signed = SimControl(first.url).ok("GET", "/_sim/outbox?limit=1")["messages"][0]["raw"]
+        published = {name: key_text(first, name) for name in (
+            f"{tokens[0]}.dkim.amazonses.com", f"{mailauth.amazonses_selector('us-east-1')}._domainkey.amazonses.com")}
+    finally:
+        first.stop()
+
+    second = Runtime(Options(port=0, dns_port=0, db=db, scheduler=False)).start()
+    try:
+        control, client = SimControl(second.url), aws_client("sesv2", second.url)
+        assert {name: key_text(second, name) for name in published} == published
+        publish_cnames(control, tokens)
+        txt = lambda name, timeout=5: b"".join(  # noqa: E731 - dkimpy's dnsfunc
+            resolver_of(second).resolve(name.decode(), "TXT", lifetime=timeout)[0].strings)
+        assert [dkim.DKIM(signed.encode()).verify(idx=i, dnsfunc=txt) for i in range(2)] == [True, True]
+        client.send_email(FromEmailAddress="app@example.com", **SEND)
+        assert dkim_results(control.ok("GET", "/_sim/outbox?limit=1")["messages"][0]) == [
+            ("example.com", "pass"), ("amazonses.com", "pass")]
+
+        client.delete_email_identity(EmailIdentity="example.com")
+        with pytest.raises(dns.resolver.NXDOMAIN):
+            resolver_of(second).resolve(f"{tokens[0]}.dkim.amazonses.com", "TXT")
+        with pytest.raises(dns.resolver.NXDOMAIN):  # no key is left below it...
+            resolver_of(second).resolve("dkim.amazonses.com", "TXT")
+        # ...while the region's amazonses.com key is below this one: it exists, with no records of its own
+        assert resolver_of(second).resolve("_domainkey.amazonses.com", "TXT", raise_on_no_answer=False).rrset is None
+    finally:
+        second.stop()
