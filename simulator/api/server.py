@@ -78,6 +78,22 @@ def _libc_malloc_trim():
 
 
 _MALLOC_TRIM = _libc_malloc_trim()
+# glibc serves a block above this size with mmap, and gives it back to the system the
+# moment it is freed. glibc raises the threshold (up to 32 MB) each time such a block is
+# freed, after which a large body's copies came from the heap and stayed there.
+MMAP_THRESHOLD_BYTES = 1024 * 1024
+
+
+def _fix_mmap_threshold() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, MMAP_THRESHOLD_BYTES)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+_fix_mmap_threshold()
 # After a request or an answer this large, freed memory is handed back to the system: glibc
 # keeps freed blocks in its arenas, so one 50 MB SendEmail left the process 900 MB large.
 TRIM_AFTER_BYTES = 4 * 1024 * 1024

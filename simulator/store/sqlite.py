@@ -217,6 +217,11 @@ class _QueuedWrite:
 # hands the GIL to another thread and back several times (under 16 concurrent requests that
 # was most of GetEmailIdentity's cost). At most this many are kept.
 READ_CACHE_SIZE = 20_000
+# A message larger than this is written into its row through incremental blob I/O. Bound
+# as a parameter, SQLite keeps its own copy with the prepared statement, which Python's
+# statement cache holds until that statement runs again: one 40 MB message kept ~40 MB
+# of the process until the next send.
+LARGE_BLOB_BYTES = 1024 * 1024
 
 
 class Store:
@@ -639,12 +644,16 @@ class Store:
     def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int) -> None:
         """Store one send attempt; its relay state lives in its own column, updated as delivery goes;
         `recipients` is what it counts toward the sending quota."""
-        conn.execute(
+        large = len(raw) > LARGE_BLOB_BYTES
+        cursor = conn.execute(
             "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
+            f"VALUES (?,?,?,?,?,?,?,{'zeroblob(?)' if large else '?'},?)",
             (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-             entry["mail_from_decision"], relay, json.dumps(entry), raw, recipients),
+             entry["mail_from_decision"], relay, json.dumps(entry), len(raw) if large else raw, recipients),
         )
+        if large:  # written in place: a bound copy would stay with the cached statement (see LARGE_BLOB_BYTES)
+            with conn.blobopen("outbox", "raw", cursor.lastrowid) as blob:
+                blob.write(raw)
         conn.execute(
             "INSERT INTO outbox_counts (account, region, minute, decision, recipients) VALUES (?,?,?,?,?) "
             "ON CONFLICT (account, region, minute, decision) DO UPDATE SET recipients = recipients + excluded.recipients",

@@ -206,3 +206,16 @@ def test_a_message_over_40_mb_is_rejected(domain, endpoint, control):
     status, headers = _post(endpoint, body)
     assert (status, headers["x-amzn-ErrorType"]) == (400, "MessageRejected")
     assert outbox(control) == []
+
+
+def test_a_large_message_is_stored_and_read_back_byte_for_byte(domain, endpoint, control, sesv2):
+    """Messages over the store's large-blob size are written in place (not bound): same bytes back."""
+    body_text = b"".join(b"line %07d of a large message\r\n" % n for n in range(80_000))  # ~2.6 MB
+    mime = b"From: app@example.com\r\nTo: a@example.org\r\nSubject: big\r\n\r\n" + body_text
+    message_id = sesv2.send_email(Content={"Raw": {"Data": mime}})["MessageId"]
+    status, _ = _post(endpoint, json.dumps({"Content": {"Raw": {"Data": base64.b64encode(mime).decode()}}}).encode())
+    assert status == 200
+    with urllib.request.urlopen(f"{control.url}/_sim/outbox/{message_id}/raw", timeout=60) as response:
+        stored = response.read()
+    assert stored.endswith(body_text)
+    assert len([m for m in outbox(control) if m["subject"] == "big"]) == 2
