@@ -16,6 +16,7 @@ from ..core.errors import ValidationError
 from ..core.model import Identity, MxLookup, Scope
 
 from .common import _due, _no_resolver, _skip, _still_answers
+from .gcpause import paused_gc
 
 log = logging.getLogger("mailfrom_sim.checks")
 
@@ -117,15 +118,16 @@ class Checks:
         with (self._sweeps.scheduled() if scheduled else self._sweeps.control()) as cancel:
             if cancel is None:
                 return []  # a sweep is running; the next tick catches up
-            now = self.now() if now is None else now
-            due = self.store.due_identities(now)
-            if not due:
-                return []
-            work, not_checked = self._lookups_for(due, now, False, cancel)
-            if not_checked:
-                log.info("check sweep: %d due configuration(s) not looked up this time (%s); they stay due",
-                         len(not_checked), "interrupted" if cancel.is_set() else "the sweep's deadline passed")
-            return self._apply_checks(work, now, force=False)
+            with paused_gc():
+                now = self.now() if now is None else now
+                due = self.store.due_identities(now)
+                if not due:
+                    return []
+                work, not_checked = self._lookups_for(due, now, False, cancel)
+                if not_checked:
+                    log.info("check sweep: %d due configuration(s) not looked up this time (%s); they stay due",
+                             len(not_checked), "interrupted" if cancel.is_set() else "the sweep's deadline passed")
+                return self._apply_checks(work, now, force=False)
 
     def run_checks(self, scope: Scope, raw_name: str | None = None) -> list[dict]:
         """Check now, whether due or not: every active configuration of the scope, or one identity's."""
@@ -140,7 +142,7 @@ class Checks:
             identity = self.get_identity(scope, raw_name)
             if not any(kind.config(identity) is not None for kind in checks.KINDS):
                 raise ValidationError(f"identity {identity.name} has no MAIL FROM domain set")
-        with self._sweeps.control() as cancel:
+        with self._sweeps.control() as cancel, paused_gc():
             # Read under the lock: a scheduled sweep cannot change them between the read and the write.
             if raw_name is not None:
                 identities = [self.get_identity(scope, raw_name)]
