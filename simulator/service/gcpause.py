@@ -9,12 +9,13 @@ stalled every request served meanwhile. Paused, the collector runs again as
 soon as the last sweep ends (garbage other threads made meanwhile waits until
 then, which is seconds).
 
-What was made during the pause is then handed to the oldest generation, not
-the youngest: the first young pass after the pause would otherwise scan the
-whole sweep's leftovers (its results, ~0.5 s holding the GIL at 100,000
-configurations). gc.freeze() then gc.unfreeze() moves every tracked object
-there without scanning any (done only when nothing else has frozen objects);
-cycles among them are collected by the next full pass, as any old garbage is.
+When the pause leaves many objects in the youngest generation (a big sweep's
+leftovers, its results: the first young pass would scan them all, ~0.5 s
+holding the GIL at 100,000 configurations), they are handed to the oldest
+generation instead: gc.freeze() then gc.unfreeze() moves every tracked object
+there without scanning any (done only when nothing else has frozen objects).
+Cycles among them are collected by the next full pass, as any old garbage is.
+A small pause (a scheduler tick with nothing due) leaves the generations alone.
 
 Process-wide (the collector is), so nested and concurrent pauses are counted:
 the collector comes back as it was once the last of them ends.
@@ -27,6 +28,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["paused_gc"]
+
+# Young objects above which the pause's end moves them to the oldest generation
+# (a young pass over this many takes a few ms).
+PROMOTE_ABOVE = 50_000
 
 _lock = threading.Lock()
 _pauses = 0
@@ -47,7 +52,7 @@ def paused_gc() -> Iterator[None]:
         with _lock:
             _pauses -= 1
             if _pauses == 0:
-                if gc.get_freeze_count() == 0:
+                if gc.get_count()[0] > PROMOTE_ABOVE and gc.get_freeze_count() == 0:
                     gc.freeze()
                     gc.unfreeze()
                 if _was_enabled:
