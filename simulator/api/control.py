@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..core.clock import rfc3339
 from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, ValidationError
 from ..core.model import Scope
+from ..sweepmemory import release
 from .guard import guard_control
 from .wire import json_object, sim
 
@@ -116,7 +117,10 @@ def run_checks():
     identity = body().get("identity")
     if identity is not None and not isinstance(identity, str):
         raise ValidationError("identity must be a string")
-    return ok_lists(sim().check_now(sim_scope(), identity))  # {"checks": [...], "skipped": [...]}
+    result = sim().check_now(sim_scope(), identity)  # {"checks": [...], "skipped": [...]}
+    response = ok_lists(result)
+    release(result["checks"])  # a sweep's results: freed in pieces, not in one long stretch
+    return response
 
 
 @bp.get("/identities/<path:identity>/history")

@@ -14,9 +14,9 @@ from ..core import checks, rules, verdicts
 from ..core.clock import MAX_ADVANCE, MAX_TIME, rfc3339
 from ..core.errors import ValidationError
 from ..core.model import Identity, MxLookup, Scope
+from ..sweepmemory import paused_gc, release
 
 from .common import _due, _no_resolver, _skip, _still_answers
-from .gcpause import paused_gc
 
 log = logging.getLogger("mailfrom_sim.checks")
 
@@ -127,7 +127,10 @@ class Checks:
                 if not_checked:
                     log.info("check sweep: %d due configuration(s) not looked up this time (%s); they stay due",
                              len(not_checked), "interrupted" if cancel.is_set() else "the sweep's deadline passed")
-                return self._apply_checks(work, now, force=False)
+                results = self._apply_checks(work, now, force=False)
+                release(work)
+                release(due)
+                return results
 
     def run_checks(self, scope: Scope, raw_name: str | None = None) -> list[dict]:
         """Check now, whether due or not: every active configuration of the scope, or one identity's."""
@@ -153,7 +156,10 @@ class Checks:
             reason = ("not checked: interrupted by a reset or stop" if cancel.is_set()
                       else "not checked: the sweep's deadline passed before its lookup")
             skipped = [_skip(kind, identity, reason) for kind, identity in not_checked]
-            return {"checks": self._apply_checks(work, now, True, skipped), "skipped": skipped}
+            results = self._apply_checks(work, now, True, skipped)
+            release(work)
+            release(identities)
+            return {"checks": results, "skipped": skipped}
 
     def advance(self, seconds: float) -> dict:
         if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
@@ -168,8 +174,9 @@ class Checks:
             now = self.clock.advance(float(seconds))  # in memory only once the new offset is stored
         self._publish("clock", now=rfc3339(now), offset=self.clock.offset, advanced=seconds)
         results = self.run_due(now)
-        return {"now": now, "offset": self.clock.offset, "checked": len(results),
-                "transitions": sum(len(r["transitions"]) for r in results)}
+        checked, transitions = len(results), sum(len(r["transitions"]) for r in results)
+        release(results)
+        return {"now": now, "offset": self.clock.offset, "checked": checked, "transitions": transitions}
 
     def stop_sweeps(self) -> None:
         """Shutting down: the running sweep stops looking up, and later ones look nothing up."""

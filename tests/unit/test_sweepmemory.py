@@ -1,11 +1,11 @@
-"""The sweep's GC pause: the collector is off inside, back as it was after, however nested."""
+"""A sweep's memory: the GC pause (off inside, back as it was after, however nested) and release."""
 from __future__ import annotations
 
 import gc
 
 import pytest
 
-from simulator.service.gcpause import PROMOTE_ABOVE, paused_gc
+from simulator.sweepmemory import PROMOTE_ABOVE, RELEASE_PIECE, paused_gc, release
 
 
 @pytest.fixture
@@ -55,3 +55,18 @@ def test_a_small_pause_leaves_the_generations_alone(collector_on):
     with paused_gc():
         kept = [[i] for i in range(100)]
     assert not any(o is kept for o in gc.get_objects(generation=2))
+
+
+def test_release_empties_the_list_and_frees_what_only_it_held():
+    import weakref
+
+    class Item:
+        pass
+
+    items = [Item() for _ in range(2 * RELEASE_PIECE + 1)]
+    watched = weakref.ref(items[0]), weakref.ref(items[-1])
+    kept = items[RELEASE_PIECE]
+    release(items)
+    assert items == []
+    assert [w() for w in watched] == [None, None]
+    assert isinstance(kept, Item)  # still held elsewhere: untouched
