@@ -34,6 +34,7 @@ import common  # noqa: E402
 
 from simulator.core.model import Scope  # noqa: E402
 from simulator.runtime import Options, Runtime  # noqa: E402
+from simulator.sweepmemory import release  # noqa: E402
 
 FEEDBACK = "10 feedback-smtp.us-east-1.amazonses.com"
 
@@ -155,7 +156,7 @@ def sweep_figures(db: str) -> dict:
         def sweeping():
             while not stop.is_set():
                 t0 = time.perf_counter()
-                sim.run_checks(scope)
+                release(sim.run_checks(scope))  # as the scheduler and checks/run free a sweep's results
                 sweeps.append(time.perf_counter() - t0)
 
         background = threading.Thread(target=sweeping, daemon=True)

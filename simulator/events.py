@@ -2,7 +2,8 @@
 
 The facade publishes what happened (`transition`, `check`, `sent`, `rejected`,
 `relay`, `identity`, `dns`, `clock`, `reset`) after it is committed. Each event
-gets the next integer id and its JSON body is serialised once, at publish time.
+gets the next integer id; its JSON body is serialised once, when first wanted (by a
+stream or a log line): a sweep publishes an event per check, mostly read by nobody.
 
 - A ring buffer keeps the last `history` events (1,000 by default) so that a
   client reconnecting with `Last-Event-ID` gets what it missed.
@@ -20,24 +21,42 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 KINDS = ("transition", "check", "sent", "rejected", "relay", "identity", "dns", "clock", "reset")
 
 
-@dataclass(frozen=True)
 class Event:
-    id: int
-    kind: str
-    data: dict
-    body: str  # `data` as JSON, serialised once
-    frame: bytes  # the Server-Sent Events frame, built once for every subscriber
+    """One published event. `body` (`data` as JSON) and `frame` (the Server-Sent Events
+    frame, the same for every subscriber) are built on first use and kept; `data` is
+    not to be changed once published."""
+
+    __slots__ = ("id", "kind", "data", "_body", "_frame")
+
+    def __init__(self, id: int, kind: str, data: dict) -> None:
+        self.id, self.kind, self.data = id, kind, data
+        self._body: str | None = None
+        self._frame: bytes | None = None
 
     @classmethod
     def make(cls, id: int, kind: str, data: dict) -> "Event":
-        body = json.dumps(data, default=str, separators=(",", ":"))
-        return cls(id, kind, data, body, f"id: {id}\nevent: {kind}\ndata: {body}\n\n".encode())
+        return cls(id, kind, data)
+
+    @property
+    def body(self) -> str:
+        # Unlocked: two threads racing here compute the same text, and either one is kept.
+        if self._body is None:
+            self._body = json.dumps(self.data, default=str, separators=(",", ":"))
+        return self._body
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {self.body}\n\n".encode()
+        return self._frame
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.id}, kind={self.kind!r}, data={self.data!r})"
 
 
 class Subscription:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from .sweepmemory import release
+
 if TYPE_CHECKING:
     from .service import Simulator
 
@@ -39,7 +41,8 @@ class CheckScheduler:
             return
         self._idle.clear()
         try:
-            self.simulator.run_due(scheduled=True)  # gives way to control-plane calls and to stop()
+            # Gives way to control-plane calls and to stop(); its results freed in pieces.
+            release(self.simulator.run_due(scheduled=True))
         except Exception:  # a failing sweep must never stop the schedule
             log.exception("scheduled check sweep failed")
         finally:

@@ -5,6 +5,7 @@ Everything that asks "what time is it" takes a Clock, so tests and
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -65,4 +66,10 @@ def rfc3339(ts: float) -> str:
     ms = int(round((ts - whole) * 1000))
     if ms == 1000:
         whole, ms = whole + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+    return _seconds_text(whole) + f".{ms:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _seconds_text(whole: int) -> str:
+    # A sweep stamps thousands of events and history entries within the same few seconds.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))

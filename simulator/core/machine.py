@@ -115,9 +115,20 @@ class CheckMachine:
             ignore_invalid_triggers=False,
         )
         self._lock = threading.Lock()
+        # (status, event) -> the status the Machine moved it to: the Machine decides each pair
+        # once, and a sweep's thousands of checks reuse its answer (it has no conditions or
+        # callbacks, so the same pair always moves the same way).
+        self._moves: dict = {}
 
     def next_status(self, status, event: str):
         """The status the table moves `status` to on `event`; IllegalTransition if none."""
+        moved = self._moves.get((status, event))
+        if moved is None:
+            moved = self._moves[(status, event)] = self._move(status, event)
+        return moved
+
+    def _move(self, status, event: str):
+        """`next_status` asked of the transitions Machine."""
         with self._lock:
             self._machine.set_state(status.value, model=self._cursor)
             try:

@@ -139,12 +139,15 @@ class MxResolver:
 
     def _qname(self, mail_from_domain: str) -> dns.name.Name | DnsFacts:
         """The name to query, or the facts already when there is nothing to ask."""
+        return _as_name(self._question(mail_from_domain))
+
+    def _question(self, mail_from_domain: str) -> str | dns.name.Name | DnsFacts:
+        """`_qname`, but a plain host name (the pipeline's fast path) as its text without the final dot."""
         if self._config_error is not None:
             return DnsFacts("", "MX", DnsStatus.ERROR, error=self._config_error)
         text = mail_from_domain.strip()
         if len(text) - text.endswith(".") <= 253 and _PLAIN_NAME.fullmatch(text):
-            # What from_text makes of a plain host name, without its escape parser.
-            return dns.name.Name([*text.rstrip(".").encode("ascii").split(b"."), b""])
+            return text[:-1] if text.endswith(".") else text
         try:
             qname = dns.name.from_text(text)
         except (dns.exception.DNSException, ValueError) as error:
@@ -172,18 +175,18 @@ class MxResolver:
         if deadline is None:
             deadline = self.batch_deadline(len(questions))
         results: list[DnsFacts | None] = [None] * len(questions)
-        asks: list[tuple[int, dns.name.Name, int, str | None]] = []
+        asks: list[tuple[int, str | dns.name.Name, int]] = []
         for index, (name, rdtype_text) in enumerate(questions):
             try:
                 rdtype = dns.rdatatype.from_text(rdtype_text)
-                qname = self._qname(name)
+                qname = self._question(name)
             except Exception as error:
                 results[index] = facts.failed(error, str(rdtype_text))
                 continue
             if isinstance(qname, DnsFacts):
                 results[index] = DnsFacts(qname.name, rdtype_text, qname.status, error=qname.error)
             else:
-                asks.append((index, qname, rdtype, _plain_text(name)))
+                asks.append((index, qname, rdtype))
         if asks and self.nameserver is not None and self._config_error is None \
                 and pipeline.Pipeline.supports(self._resolver):
             try:
@@ -191,19 +194,18 @@ class MxResolver:
                     return results
                 try:
                     engine = pipeline.Pipeline(self._resolver)
-                    for index, qname, rdtype, text in asks:
+                    for index, qname, rdtype in asks:
                         engine.submit(qname, rdtype, self.timeout,
-                                      lambda found, _started, index=index: results.__setitem__(index, found),
-                                      name=text)
+                                      lambda found, _started, index=index: results.__setitem__(index, found))
                     engine.run(deadline=deadline, cancel=cancel)
                 finally:
                     self._batch_lock.release()
                 return results  # every question answered, or not asked
             except Exception:  # an engine bug must not cost the sweep: the rest go one by one
                 log.exception("pipelined queries failed; falling back to one query per name")
-        for index, qname, rdtype, _ in asks:
+        for index, qname, rdtype in asks:
             if results[index] is None and _may_ask(deadline, cancel):
-                results[index] = self._resolve(qname, rdtype, self.timeout)
+                results[index] = self._resolve(_as_name(qname), rdtype, self.timeout)
         return results
 
     def _take_batch_turn(self, deadline: float, cancel: threading.Event | None) -> bool:
@@ -263,11 +265,11 @@ class MxResolver:
         engine = pipeline.Pipeline(self._resolver)
         # One query per name as written: names differing in letter case are
         # asked apart, since dnspython's NXDOMAIN text quotes the name it asked.
-        groups: dict[tuple[bytes, ...], tuple[dns.name.Name, list[tuple[int, str]]]] = {}
+        groups: dict[str | tuple[bytes, ...], tuple[str | dns.name.Name, list[tuple[int, str]]]] = {}
         for index, item in enumerate(items):
             try:
                 domain, region = item
-                qname = self._qname(domain)
+                qname = self._question(domain)
             except Exception as error:
                 results[index] = _failed(error)
                 continue
@@ -276,8 +278,9 @@ class MxResolver:
                     results[index] = verdicts.mx_verdict(qname, region)
                 except Exception as error:
                     results[index] = _failed(error)
-            else:
-                groups.setdefault(qname.labels, (qname, []))[1].append((index, region))
+            else:  # a plain name's text spells its labels
+                groups.setdefault(qname if isinstance(qname, str) else qname.labels, (qname, []))[1].append(
+                    (index, region))
         for qname, members in groups.values():
             engine.submit(qname, dns.rdatatype.MX, self.timeout, self._on_mx(engine, qname, members, check_spf, results))
         try:
@@ -286,7 +289,7 @@ class MxResolver:
             self.last_batch_stats = dict(engine.stats, names=len(groups))
             log.debug("pipelined lookups: %s", self.last_batch_stats)
 
-    def _on_mx(self, engine: pipeline.Pipeline, qname: dns.name.Name, members: list, check_spf: bool, results: list):
+    def _on_mx(self, engine: pipeline.Pipeline, qname: str | dns.name.Name, members: list, check_spf: bool, results: list):
         """The MX callback of one name (and every item asking for it)."""
 
         def on_mx(mx: DnsFacts, started: float) -> None:
@@ -336,13 +339,9 @@ class MxResolver:
                 results[index] = result
 
 
-def _plain_text(name: str) -> str | None:
-    """A name `_qname` took as plain, as dnspython writes it without the final dot (the
-    pipeline's facts carry it); None: let dnspython write it. Far cheaper than to_text."""
-    text = name.strip()
-    if not _PLAIN_NAME.fullmatch(text):
-        return None
-    return text[:-1] if text.endswith(".") else text
+def _as_name(qname):
+    """A plain name's text (MxResolver._question) as dnspython's name; anything else as it is."""
+    return pipeline.plain_name(qname) if isinstance(qname, str) else qname
 
 
 def _may_ask(deadline: float, cancel: threading.Event | None) -> bool:

@@ -14,6 +14,7 @@ from ..core import checks, rules, verdicts
 from ..core.clock import MAX_ADVANCE, MAX_TIME, rfc3339
 from ..core.errors import ValidationError
 from ..core.model import Identity, MxLookup, Scope
+from ..sweepmemory import paused_gc, release
 
 from .common import _due, _no_resolver, _skip, _still_answers
 
@@ -123,15 +124,19 @@ class Checks:
         with (self._sweeps.scheduled() if scheduled else self._sweeps.control()) as cancel:
             if cancel is None:
                 return []  # a sweep is running; the next tick catches up
-            now = self.now() if now is None else now
-            due = self.store.due_identities(now)
-            if not due:
-                return []
-            work, not_checked = self._lookups_for(due, now, False, cancel)
-            if not_checked:
-                log.info("check sweep: %d due configuration(s) not looked up this time (%s); they stay due",
-                         len(not_checked), "interrupted" if cancel.is_set() else "the sweep's deadline passed")
-            return self._apply_checks(work, now, force=False)
+            with paused_gc():
+                now = self.now() if now is None else now
+                due = self.store.due_identities(now)
+                if not due:
+                    return []
+                work, not_checked = self._lookups_for(due, now, False, cancel)
+                if not_checked:
+                    log.info("check sweep: %d due configuration(s) not looked up this time (%s); they stay due",
+                             len(not_checked), "interrupted" if cancel.is_set() else "the sweep's deadline passed")
+                results = self._apply_checks(work, now, force=False)
+                release(work)
+                release(due)
+                return results
 
     def run_checks(self, scope: Scope, raw_name: str | None = None) -> list[dict]:
         """Check now, whether due or not: every active configuration of the scope, or one identity's."""
@@ -146,7 +151,7 @@ class Checks:
             identity = self.get_identity(scope, raw_name)
             if not any(kind.config(identity) is not None for kind in checks.KINDS):
                 raise ValidationError(f"identity {identity.name} has no MAIL FROM domain set")
-        with self._sweeps.control() as cancel:
+        with self._sweeps.control() as cancel, paused_gc():
             # Read under the lock: a scheduled sweep cannot change them between the read and the write.
             if raw_name is not None:
                 identities = [self.get_identity(scope, raw_name)]
@@ -157,7 +162,10 @@ class Checks:
             reason = ("not checked: interrupted by a reset or stop" if cancel.is_set()
                       else "not checked: the sweep's deadline passed before its lookup")
             skipped = [_skip(kind, identity, reason) for kind, identity in not_checked]
-            return {"checks": self._apply_checks(work, now, True, skipped), "skipped": skipped}
+            results = self._apply_checks(work, now, True, skipped)
+            release(work)
+            release(identities)
+            return {"checks": results, "skipped": skipped}
 
     def advance(self, seconds: float) -> dict:
         if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
@@ -172,8 +180,9 @@ class Checks:
             now = self.clock.advance(float(seconds))  # in memory only once the new offset is stored
         self._publish("clock", now=rfc3339(now), offset=self.clock.offset, advanced=seconds)
         results = self.run_due(now)
-        return {"now": now, "offset": self.clock.offset, "checked": len(results),
-                "transitions": sum(len(r["transitions"]) for r in results)}
+        checked, transitions = len(results), sum(len(r["transitions"]) for r in results)
+        release(results)
+        return {"now": now, "offset": self.clock.offset, "checked": checked, "transitions": transitions}
 
     def stop_sweeps(self) -> None:
         """Shutting down: the running sweep stops looking up, and later ones look nothing up."""

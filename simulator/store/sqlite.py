@@ -154,29 +154,51 @@ def _lookup_from_json(text: str | None) -> MxLookup | None:
 
 
 def _identity_values(identity: Identity) -> dict:
-    mf = identity.mail_from
     return {
         "account": identity.account, "region": identity.region, "name": identity.name,
-        "type": identity.type.value, "verification_status": identity.verification_status.value,
-        "created_at": identity.created_at, "dkim_tokens": json.dumps(list(identity.dkim_tokens)),
-        "behavior": identity.behavior.value,
-        "mf_domain": mf.domain if mf else None, "mf_status": mf.status.value if mf else None,
-        "mf_status_since": mf.status_since if mf else None, "mf_deadline": mf.deadline if mf else None,
-        "mf_next_check_at": mf.next_check_at if mf else None,
-        "mf_last_lookup": _lookup_to_json(mf.last_lookup) if mf else None,
-        "mf_due_at": machine.due_at(mf) if mf else None,
-        **_verification_values(identity.verification),
-        "verify_token": identity.verification_token, "dkim_signing": int(identity.dkim_signing_enabled),
+        "type": identity.type.value, "created_at": identity.created_at,
+        "dkim_tokens": json.dumps(list(identity.dkim_tokens)), "dkim_signing": int(identity.dkim_signing_enabled),
+        **_check_values[CHECK_MAIL_FROM](identity), **_check_values[CHECK_VERIFICATION](identity),
     }
 
 
-def _verification_values(check: VerificationCheck | None) -> dict:
+def _mail_from_values(identity: Identity, compared: bool = False) -> dict:
+    mf = identity.mail_from
+    if mf is None:
+        return {"behavior": identity.behavior.value, **dict.fromkeys(_CHECK_FIELDS[CHECK_MAIL_FROM][0][1:])}
+    values = {"behavior": identity.behavior.value, "mf_domain": mf.domain, "mf_status": mf.status.value,
+              "mf_status_since": mf.status_since, "mf_deadline": mf.deadline, "mf_next_check_at": mf.next_check_at}
+    if not compared:
+        values["mf_last_lookup"] = _lookup_to_json(mf.last_lookup)
+        values["mf_due_at"] = machine.due_at(mf)
+    return values
+
+
+def _verification_values(identity: Identity, compared: bool = False) -> dict:
+    check = identity.verification
+    values = {"verification_status": identity.verification_status.value, "verify_token": identity.verification_token}
     if check is None:
-        return dict.fromkeys(("v_method", "v_status_since", "v_deadline", "v_next_check_at", "v_last_lookup",
-                              "v_due_at"))
-    return {"v_method": check.method.value, "v_status_since": check.status_since, "v_deadline": check.deadline,
-            "v_next_check_at": check.next_check_at, "v_last_lookup": _lookup_to_json(check.last_lookup),
-            "v_due_at": machine.VERIFICATION.due_at(check)}
+        values.update(dict.fromkeys(("v_method", "v_status_since", "v_deadline", "v_next_check_at", "v_last_lookup",
+                                     "v_due_at")))
+    else:
+        values.update({"v_method": check.method.value, "v_status_since": check.status_since,
+                       "v_deadline": check.deadline, "v_next_check_at": check.next_check_at})
+        if not compared:
+            values["v_last_lookup"] = _lookup_to_json(check.last_lookup)
+            values["v_due_at"] = machine.VERIFICATION.due_at(check)
+    return values
+
+
+# Per kind of check: the values of the columns it writes (_CHECK_FIELDS), from an identity
+# (`compared=True`: at least those its compare-and-set compares).
+_check_values = {CHECK_MAIL_FROM: _mail_from_values, CHECK_VERIFICATION: _verification_values}
+# Per kind of check: its compare-and-set, with ? parameters: the written columns' new values,
+# the identity's key, then the compared columns' old values.
+_CHECK_UPDATES = {
+    check: f"UPDATE identities SET {', '.join(f'{f}=?' for f in written)} "
+           "WHERE account=? AND region=? AND name=? AND " + " AND ".join(f"{f} IS ?" for f in compared)
+    for check, (written, compared) in _CHECK_FIELDS.items()
+}
 
 
 def _identity_from_row(row: sqlite3.Row) -> Identity:
@@ -483,14 +505,10 @@ class Store:
         stored values are still those of `seen`: a compare-and-set, so rules run outside the
         write lock and a Put, a delete or a check that came in between is never overwritten."""
         written, compared = _CHECK_FIELDS[check]
-        old, new = _identity_values(seen), _identity_values(updated)
-        cursor = conn.execute(
-            f"UPDATE identities SET {', '.join(f'{f}=:new_{f}' for f in written)} "
-            "WHERE account=:account AND region=:region AND name=:name AND "
-            + " AND ".join(f"{f} IS :old_{f}" for f in compared),
-            {"account": seen.account, "region": seen.region, "name": seen.name,
-             **{f"new_{f}": new[f] for f in written}, **{f"old_{f}": old[f] for f in compared}},
-        )
+        values = _check_values[check]
+        old, new = values(seen, compared=True), values(updated)
+        cursor = conn.execute(_CHECK_UPDATES[check], (*[new[f] for f in written], seen.account, seen.region,
+                                                      seen.name, *[old[f] for f in compared]))
         return cursor.rowcount == 1
 
     @classmethod
