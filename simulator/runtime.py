@@ -4,7 +4,6 @@ runner all start the same thing through `Runtime`.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -169,7 +168,6 @@ class Runtime:
         if self.options.scheduler:
             self.scheduler.start()
         self.simulator.resume_pending_relays()
-        _freeze_startup_objects()
         return self
 
     def stop(self) -> None:
@@ -193,16 +191,3 @@ class Runtime:
         if self._smtp_tempdir is not None:
             self._smtp_tempdir.cleanup()
 
-
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Move what start-up made (modules, service models, the zone: ~275,000 objects) out of
-    the garbage collector's reach, once per process: they live as long as it does, and every
-    full collection walked them again (0.6 s of a 4 s sweep of 10,000 checks)."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.collect()
-        gc.freeze()
