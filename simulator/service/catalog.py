@@ -11,13 +11,13 @@ from ..core.model import Scope
 from ..mail import templates
 
 from .common import (
-    _NAMED_RE,
-    _after,
-    _configuration_set_not_found,
-    _paged,
-    _template_content,
-    _template_name_from_arn,
-    _template_not_found,
+    NAMED_RE,
+    after_token,
+    configuration_set_not_found,
+    paged,
+    template_content,
+    template_name_from_arn,
+    template_not_found,
 )
 
 
@@ -40,13 +40,13 @@ class Catalog:
         templates.validate(name, content)
         row = {"name": name, "subject": content.subject, "text": content.text, "html": content.html}
         if not self.store.write(lambda tx: self.store.update_template(tx, scope.account, scope.region, row)):
-            raise _template_not_found(name)  # deleted meanwhile
+            raise template_not_found(name)  # deleted meanwhile
 
     def get_template(self, scope: Scope, name: object) -> dict:
-        return self._get_named("templates", scope, name, _template_not_found)
+        return self._get_named("templates", scope, name, template_not_found)
 
     def delete_template(self, scope: Scope, name: object) -> None:
-        self._delete_named("templates", scope, name, _template_not_found)
+        self._delete_named("templates", scope, name, template_not_found)
 
     def list_templates(self, scope: Scope, page_size: int | None, next_token: str | None,
                        max_page: int = 100) -> tuple[list[dict], str | None]:
@@ -54,7 +54,7 @@ class Catalog:
 
     def test_render_template(self, scope: Scope, name: object, data: object) -> str:
         """TestRender*: the stored template rendered with `data`, as MIME text."""
-        content = _template_content(self.get_template(scope, name))
+        content = template_content(self.get_template(scope, name))
         return templates.render_mime(templates.render(content, templates.parse_data(data)))
 
     def _template_for(self, scope: Scope, spec: dict) -> tuple[str | None, templates.TemplateContent]:
@@ -69,15 +69,15 @@ class Catalog:
             content = templates.TemplateContent(inline.get("Subject"), inline.get("Text"), inline.get("Html"))
             templates.validate("(inline)", content)
             return None, content
-        name = spec["TemplateName"] if given[0] == "TemplateName" else _template_name_from_arn(scope, spec["TemplateArn"])
-        return name, _template_content(self.get_template(scope, name))
+        name = spec["TemplateName"] if given[0] == "TemplateName" else template_name_from_arn(scope, spec["TemplateArn"])
+        return name, template_content(self.get_template(scope, name))
 
     def template_arn(self, scope: Scope, name: str) -> str:
         return f"arn:aws:ses:{scope.region}:{scope.account}:template/{name}"
 
     def create_configuration_set(self, scope: Scope, name: object, tags: list[dict] | None = None) -> None:
         tags = tag_rules.validate(tags, "Key", "Value")
-        if not isinstance(name, str) or not _NAMED_RE.match(name):
+        if not isinstance(name, str) or not NAMED_RE.match(name):
             raise BadRequestException(
                 f"Invalid configuration set name {name!r}: up to 64 ASCII letters, digits, '_' or '-'.")
         row = {"name": name, "created_at": self.now(), "tags": tags}
@@ -87,10 +87,10 @@ class Catalog:
                                                 v1_message=f"Configuration set <{name}> already exists.")
 
     def get_configuration_set(self, scope: Scope, name: object) -> dict:
-        return self._get_named("configuration_sets", scope, name, _configuration_set_not_found)
+        return self._get_named("configuration_sets", scope, name, configuration_set_not_found)
 
     def delete_configuration_set(self, scope: Scope, name: object) -> None:
-        self._delete_named("configuration_sets", scope, name, _configuration_set_not_found)
+        self._delete_named("configuration_sets", scope, name, configuration_set_not_found)
 
     def list_configuration_sets(self, scope: Scope, page_size: int | None, next_token: str | None,
                                 max_page: int = 1000) -> tuple[list[dict], str | None]:
@@ -118,6 +118,6 @@ class Catalog:
             page_size = max_page
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
             raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
-        rows = self.store.list_named(table, scope.account, scope.region, _after(next_token), page_size + 1)
-        return _paged(rows, page_size, lambda row: row["name"])
+        rows = self.store.list_named(table, scope.account, scope.region, after_token(next_token), page_size + 1)
+        return paged(rows, page_size, lambda row: row["name"])
 

@@ -16,7 +16,7 @@ from ..core.errors import ValidationError
 from ..core.model import Identity, MxLookup, Scope
 from ..sweepmemory import paused_gc, release
 
-from .common import _due, _no_resolver, _skip, _still_answers
+from .common import is_due, no_resolver_lookup, skipped_check, still_answers
 
 log = logging.getLogger("mailfrom_sim.checks")
 
@@ -40,14 +40,14 @@ class Checks:
                     if skipped is None:
                         continue  # deleted or Put meanwhile: the new config is checked on its own schedule
                     fresh = self.store.get_identity(seen.account, seen.region, seen.name)  # `tx`'s thread
-                    reason = _still_answers(kind, seen, fresh, lookup, now, force)
+                    reason = still_answers(kind, seen, fresh, lookup, now, force)
                     if reason is not None:
-                        skipped.append(_skip(kind, seen, reason))
+                        skipped.append(skipped_check(kind, seen, reason))
                         continue
                     seen, config = fresh, kind.config(fresh)
                     updated, entries = kind.machine.catch_up(config, lookup, now, self.settings, force=force)
                     if not self.store.update_check_if_unchanged(tx, kind.name, seen, kind.with_config(seen, updated)):
-                        skipped.append(_skip(kind, seen, "changed by a concurrent request"))
+                        skipped.append(skipped_check(kind, seen, "changed by a concurrent request"))
                         continue
                 self.store.add_history(tx, seen.account, seen.region, seen.name, entries)
                 results.append({
@@ -71,7 +71,7 @@ class Checks:
         apart, those whose lookup was not made (the sweep's deadline or `cancel` came first),
         which stay due."""
         work = [(kind, identity) for kind in checks.KINDS for identity in identities
-                if kind.config(identity) is not None and (force or _due(kind, kind.config(identity), now))]
+                if kind.config(identity) is not None and (force or is_due(kind, kind.config(identity), now))]
         due = [(kind, identity) for kind, identity in work
                if kind.machine.needs_lookup(kind.config(identity), now, force)]
         answers = self._mx_lookups([i for kind, i in due if kind is checks.MAIL_FROM], cancel)
@@ -88,7 +88,7 @@ class Checks:
     def _mx_lookups(self, identities: list[Identity], cancel: threading.Event | None) -> dict[tuple, MxLookup | None]:
         keys = list(dict.fromkeys((i.mail_from.domain, i.region) for i in identities))
         if self.lookup is None:
-            found = {key: _no_resolver() for key in keys}
+            found = {key: no_resolver_lookup() for key in keys}
         else:  # pipelined: far cheaper than a thread each
             found = dict(zip(keys, self.lookup.lookup_many(keys, cancel=cancel))) if keys else {}
         return {(checks.MAIL_FROM.name, i.account, i.region, i.name): found[(i.mail_from.domain, i.region)]
@@ -100,7 +100,7 @@ class Checks:
         batch (each distinct question once), each identity judged on the answers to its own
         questions (one domain may be an identity in several accounts and regions, with other tokens)."""
         if self.lookup is None:
-            return {(checks.VERIFICATION.name, i.account, i.region, i.name): _no_resolver() for i in identities}
+            return {(checks.VERIFICATION.name, i.account, i.region, i.name): no_resolver_lookup() for i in identities}
         asking = []  # (identity, its v1 token, its questions)
         for i in identities:
             check, txt_token = i.verification, rules.verification_token(i)
@@ -161,7 +161,7 @@ class Checks:
             work, not_checked = self._lookups_for(identities, now, True, cancel)
             reason = ("not checked: interrupted by a reset or stop" if cancel.is_set()
                       else "not checked: the sweep's deadline passed before its lookup")
-            skipped = [_skip(kind, identity, reason) for kind, identity in not_checked]
+            skipped = [skipped_check(kind, identity, reason) for kind, identity in not_checked]
             results = self._apply_checks(work, now, True, skipped)
             release(work)
             release(identities)

@@ -35,11 +35,11 @@ RELAY_NONE, RELAY_PENDING = "none", "pending"
 VIA_V2, VIA_PINPOINT, VIA_V1, VIA_SMTP = "api-v2", "api-pinpoint", "api-v1", "smtp"
 VIA_VERIFICATION = "verification"  # SES's own verification message to an email address (SPEC §12)
 MAX_BULK_ENTRIES = 50  # SES: up to 50 destinations per bulk call
-_NAMED_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # configuration set names (SES: 64 letters, digits, _ and -)
+NAMED_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # configuration set names (SES: 64 letters, digits, _ and -)
 
 
 @dataclass(frozen=True)
-class _Attempt:
+class Attempt:
     """One message through the send decision: what was decided and what goes to the outbox."""
 
     message_id: str
@@ -58,7 +58,7 @@ class BulkResult:
     error: AwsError | None = None
 
     @classmethod
-    def of(cls, attempt: _Attempt) -> "BulkResult":
+    def of(cls, attempt: Attempt) -> "BulkResult":
         verdict = attempt.verdict
         if isinstance(verdict, sending.Accepted):
             return cls("SUCCESS", attempt.message_id)
@@ -67,31 +67,31 @@ class BulkResult:
         return cls("MESSAGE_REJECTED", None, verdict.error)
 
 
-def _template_not_found(name: object) -> TemplateDoesNotExist:
+def template_not_found(name: object) -> TemplateDoesNotExist:
     return TemplateDoesNotExist(f"Email template {name} does not exist.", v1_message=f"Template {name} does not exist.")
 
 
-def _configuration_set_not_found(name: object) -> ConfigurationSetDoesNotExist:
+def configuration_set_not_found(name: object) -> ConfigurationSetDoesNotExist:
     return ConfigurationSetDoesNotExist(f"Configuration set <{name}> does not exist.",
                                         v1_message=f"Configuration set <{name}> does not exist.")
 
 
-def _template_content(row: dict) -> templates.TemplateContent:
+def template_content(row: dict) -> templates.TemplateContent:
     return templates.TemplateContent(row["subject"], row["text"], row["html"])
 
 
-def _template_name_from_arn(scope: Scope, arn: object) -> str:
+def template_name_from_arn(scope: Scope, arn: object) -> str:
     """The template an ARN names in this account and region (arn:aws:ses:REGION:ACCOUNT:template/NAME)."""
     parts = arn.split(":", 5) if isinstance(arn, str) else []
     if len(parts) != 6 or parts[0] != "arn" or not parts[5].startswith("template/"):
         raise BadRequestException(f"TemplateArn {arn!r} is not a template ARN.")
     name = parts[5][len("template/"):]
     if (parts[3], parts[4]) != (scope.region, scope.account):
-        raise _template_not_found(name)
+        raise template_not_found(name)
     return name
 
 
-def _after(next_token: str | None) -> str | None:
+def after_token(next_token: str | None) -> str | None:
     """The last name of the previous page, from a NextToken this simulator handed out."""
     if not next_token:
         return None
@@ -101,7 +101,7 @@ def _after(next_token: str | None) -> str | None:
         raise InvalidNextTokenException("The NextToken is not valid.") from None
 
 
-def _paged(rows: list, page_size: int, name_of) -> tuple[list, str | None]:
+def paged(rows: list, page_size: int, name_of) -> tuple[list, str | None]:
     """A page of `page_size` from `page_size + 1` rows, and the token for the next one (or None)."""
     if len(rows) <= page_size:
         return rows, None
@@ -109,12 +109,12 @@ def _paged(rows: list, page_size: int, name_of) -> tuple[list, str | None]:
     return rows, base64.urlsafe_b64encode(name_of(rows[-1]).encode()).decode()
 
 
-def _due(kind: checks.CheckKind, config, now: float) -> bool:
+def is_due(kind: checks.CheckKind, config, now: float) -> bool:
     due_at = kind.machine.due_at(config)
     return due_at is not None and due_at <= now
 
 
-def _quota_recipients(attempt: "_Attempt") -> int:
+def quota_recipients(attempt: "Attempt") -> int:
     """What a message counts toward the sending quota: its recipients (To + Cc + Bcc, SPEC §10);
     SES's own verification messages count nothing."""
     return 0 if attempt.entry.get("via") == VIA_VERIFICATION else len(attempt.composed.destinations)
@@ -124,7 +124,7 @@ def _quota_recipients(attempt: "_Attempt") -> int:
 OUTBOX_RAW_BUDGET = 8 * 1024 * 1024
 
 
-def _no_resolver() -> MxLookup:
+def no_resolver_lookup() -> MxLookup:
     return MxLookup(LookupOutcome.TRANSIENT, error="no resolver is configured")
 
 
@@ -137,7 +137,7 @@ def _asked(kind: checks.CheckKind, identity: Identity) -> tuple:
                                                  rules.verification_token(identity)))
 
 
-def _still_answers(kind: checks.CheckKind, seen: Identity, fresh: Identity | None, lookup: MxLookup | None,
+def still_answers(kind: checks.CheckKind, seen: Identity, fresh: Identity | None, lookup: MxLookup | None,
                    now: float, force: bool) -> str | None:
     """None when the check made for `seen` applies to `fresh` (the identity as it is now);
     otherwise why not, for checks/run's `skipped`."""
@@ -151,12 +151,12 @@ def _still_answers(kind: checks.CheckKind, seen: Identity, fresh: Identity | Non
     return None
 
 
-def _skip(kind: checks.CheckKind, identity: Identity, reason: str) -> dict:
+def skipped_check(kind: checks.CheckKind, identity: Identity, reason: str) -> dict:
     return {"check": kind.name, "identity": identity.name, "account": identity.account, "region": identity.region,
             "domain": kind.config(identity).domain if kind.config(identity) is not None else None, "reason": reason}
 
 
-def _dkim_token() -> str:
+def new_dkim_token() -> str:
     # 32 characters of lower-case base32, like the CNAME tokens SES hands out.
     return base64.b32encode(secrets.token_bytes(20)).decode().lower()
 

@@ -43,10 +43,10 @@ from .common import (
     VERIFICATION_MODES,
     VERIFICATION_SENDER,
     VIA_VERIFICATION,
-    _Attempt,
-    _after,
-    _dkim_token,
-    _paged,
+    Attempt,
+    after_token,
+    new_dkim_token,
+    paged,
 )
 from .catalog import Catalog
 from .checks import Checks
@@ -108,7 +108,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
         identity = Identity(
             account=scope.account, region=scope.region, name=name, type=type_,
             verification_status=VerificationStatus.SUCCESS, created_at=now,
-            dkim_tokens=tuple(_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
+            dkim_tokens=tuple(new_dkim_token() for _ in range(3)) if type_ is IdentityType.DOMAIN else (),
         )
         history = []
         if self.account_settings(scope)["identity_verification"] == "dns":
@@ -136,7 +136,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
             self._commit(scope, [message])
         return identity
 
-    def _verification_message(self, identity: Identity, link_base: str) -> "_Attempt":
+    def _verification_message(self, identity: Identity, link_base: str) -> "Attempt":
         """The message SES sends an email address to verify it, holding the link that does."""
         link = f"{link_base.rstrip('/')}/_sim/verify/{identity.verification_token}"
         region = identity.region
@@ -163,7 +163,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
                                    {"via": VIA_VERIFICATION, "template": None, "configuration_set": None,
                                     "verification_link": link})
         raw = mail.delivered_mime(composed, message_id, identity.region, now, envelope_from)
-        return _Attempt(message_id, composed, verdict, entry, raw)
+        return Attempt(message_id, composed, verdict, entry, raw)
 
     def verify_email_link(self, token: str) -> Identity:
         """Open an email address's verification link: it becomes verified (once)."""
@@ -229,8 +229,8 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
             page_size = max_page
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
             raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
-        page = self.store.list_identities(scope.account, scope.region, _after(next_token), page_size + 1, type_)
-        return _paged(page, page_size, lambda identity: identity.name)
+        page = self.store.list_identities(scope.account, scope.region, after_token(next_token), page_size + 1, type_)
+        return paged(page, page_size, lambda identity: identity.name)
 
     def delete_identity(self, scope: Scope, raw_name: str) -> None:
         identity = self.get_identity(scope, raw_name)

@@ -19,8 +19,8 @@ from .common import (
     RELAY_NONE,
     RELAY_PENDING,
     VIA_V2,
-    _Attempt,
-    _quota_recipients,
+    Attempt,
+    quota_recipients,
 )
 
 
@@ -93,7 +93,7 @@ class Sending:
         return [BulkResult.of(attempt) for attempt in attempts]
 
     def _attempt(self, scope: Scope, composed: mail.ComposedMessage, written_from: str,
-                 chain: list[Identity], sandbox: bool, extra: dict) -> "_Attempt":
+                 chain: list[Identity], sandbox: bool, extra: dict) -> "Attempt":
         """One message through the send decision, with the outbox entry it leaves (if any)."""
         message_id = mail.new_message_id()
         recipient_chains = {r: self._identity_chain(scope, r) for r in composed.destinations} if sandbox else None
@@ -102,10 +102,10 @@ class Sending:
         now = self.now()
         if isinstance(verdict, sending.Rejected):
             if not verdict.recorded:
-                return _Attempt(message_id, composed, verdict, None, b"")
+                return Attempt(message_id, composed, verdict, None, b"")
             entry = self._outbox_entry(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
                                        extra)
-            return _Attempt(message_id, composed, verdict, entry, composed.mime_bytes)
+            return Attempt(message_id, composed, verdict, entry, composed.mime_bytes)
         stamped = mail.stamp_message(composed.mime_bytes, message_id, scope.region, now)
         entry = self._outbox_entry(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision,
                                    extra)
@@ -113,9 +113,9 @@ class Sending:
             stamped, entry["authentication"] = self.authenticator.seal(
                 stamped, region=scope.region, signer=mailauth.domain_signer(chain),
                 envelope_from=verdict.envelope_from)
-        return _Attempt(message_id, composed, verdict, entry, mail.with_return_path(stamped, verdict.envelope_from))
+        return Attempt(message_id, composed, verdict, entry, mail.with_return_path(stamped, verdict.envelope_from))
 
-    def _commit(self, scope: Scope, attempts: list["_Attempt"]) -> None:
+    def _commit(self, scope: Scope, attempts: list["Attempt"]) -> None:
         """Record every attempt that leaves an outbox entry in one write, then relay the accepted."""
         for attempt in attempts:
             if attempt.entry is None:  # refused before MAIL FROM was considered: nothing is recorded
@@ -125,7 +125,7 @@ class Sending:
         recorded = [(a, self._relay_state(a)) for a in attempts if a.entry is not None]
         if not recorded:
             return
-        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw, _quota_recipients(a))
+        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw, quota_recipients(a))
                                      for a, relay in recorded])
         for attempt, relay in recorded:
             accepted = isinstance(attempt.verdict, sending.Accepted)
@@ -134,7 +134,7 @@ class Sending:
                 self.relay.submit(attempt.message_id, attempt.verdict.envelope_from,
                                   list(attempt.composed.destinations), attempt.raw)
 
-    def _relay_state(self, attempt: "_Attempt") -> str:
+    def _relay_state(self, attempt: "Attempt") -> str:
         accepted = isinstance(attempt.verdict, sending.Accepted)
         return RELAY_PENDING if (self.relay is not None and accepted) else RELAY_NONE
 
