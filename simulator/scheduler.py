@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .sweepmemory import release
+from .memory import release
 
 if TYPE_CHECKING:
     from .service import Simulator

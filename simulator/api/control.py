@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..core.clock import rfc3339
 from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, ValidationError
 from ..core.model import Scope
-from ..sweepmemory import release
+from ..memory import release
 from .guard import guard_control
 from .wire import json_object, sim
 

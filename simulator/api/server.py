@@ -32,6 +32,8 @@ from granian._granian import MetricsAggregator, SocketHolder, WorkerSignal, WSGI
 from granian.http import HTTP1Settings
 from granian.wsgi import ResponseIterWrap
 
+from ..memory import give_memory_back
+
 log = logging.getLogger("mailfrom_sim")
 
 BACKLOG = 1024
@@ -68,40 +70,9 @@ class _StartResponse:
         self.headers = headers
 
 
-def _libc_malloc_trim():
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to give back this way
-        return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim()
-# glibc serves a block above this size with mmap, and gives it back to the system the
-# moment it is freed. glibc raises the threshold (up to 32 MB) each time such a block is
-# freed, after which a large body's copies came from the heap and stayed there.
-MMAP_THRESHOLD_BYTES = 1024 * 1024
-
-
-def _fix_mmap_threshold() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, MMAP_THRESHOLD_BYTES)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-_fix_mmap_threshold()
 # After a request or an answer this large, freed memory is handed back to the system: glibc
 # keeps freed blocks in its arenas, so one 50 MB SendEmail left the process 900 MB large.
 TRIM_AFTER_BYTES = 4 * 1024 * 1024
-
-
-def _give_memory_back() -> None:
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def _wsgi_callback(app):
@@ -129,7 +100,7 @@ def _wsgi_callback(app):
         length = scope.get("CONTENT_LENGTH")
         if large or (length and len(length) > 6 and length.isdigit() and int(length) > TRIM_AFTER_BYTES):
             del body
-            _give_memory_back()
+            give_memory_back()
         return start_response.status
 
     return run

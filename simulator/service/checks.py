@@ -14,7 +14,7 @@ from ..core import checks, rules, verdicts
 from ..core.clock import MAX_ADVANCE, MAX_TIME, rfc3339
 from ..core.errors import ValidationError
 from ..core.model import Identity, MxLookup, Scope
-from ..sweepmemory import paused_gc, release
+from ..memory import paused_gc, release
 
 from .common import is_due, no_resolver_lookup, skipped_check, still_answers
 

@@ -5,7 +5,7 @@ import gc
 
 import pytest
 
-from simulator.sweepmemory import PROMOTE_ABOVE, RELEASE_PIECE, paused_gc, release
+from simulator.memory import PROMOTE_ABOVE, RELEASE_PIECE, paused_gc, release
 
 
 @pytest.fixture
