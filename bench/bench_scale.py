@@ -7,8 +7,9 @@ The database is built once per run: one identity, one DNS record and one message
 through the facade, then cloned in SQL (making 100,000 identities through the API would
 take minutes and measures nothing of interest here). Then:
   * `mailfrom-sim serve` on it, as a child process: seconds from exec to the ready line;
-  * RSS idle; GetSendQuota (v1 query) and GetAccount (v2) medians over one keep-alive
-    connection; RSS after one 50 MB SendEmail, once it has been answered;
+  * GetSendQuota (v1 query) and GetAccount (v2) medians over one keep-alive connection; RSS
+    idle, once the start-up sweep over every due configuration has ended (CPU quiet for a
+    second), and again once quiet after one 50 MB SendEmail;
   * in-process (the facade, like bench_checks): one forced check sweep over the 100,000
     configurations, `advance(72 h)`, and GetEmailIdentity latency with wrk at 16
     connections while sweeps run back to back.
