@@ -46,7 +46,10 @@ def cross_site_refusal() -> str | None:
     """Why this request may not be served to whoever sent it, or None."""
     environ = request.environ  # read directly: this runs on every request
     host = environ.get("HTTP_HOST")
-    if host is not None and not _host_allowed_cached(host, current_app.config.get("ALLOWED_HOSTS", frozenset())):
+    allowed = current_app.config.get("ALLOWED_HOSTS", frozenset())
+    if not isinstance(allowed, frozenset):  # the cache needs it hashable (runtime.py gives a frozenset)
+        allowed = frozenset(allowed)
+    if host is not None and not _host_allowed_cached(host, allowed):
         return (f"Host {host!r} is not an address of this simulator "
                 f"(start it with --allowed-host {_hostname(host) or 'NAME'} to allow it).")
     origin = environ.get("HTTP_ORIGIN")

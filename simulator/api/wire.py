@@ -64,10 +64,20 @@ def request_id() -> str:
     return rid
 
 
+def _credential_part(authorization: str) -> str:
+    """The `Credential=key/date/region/...` part of an Authorization header: the same for
+    every request a client signs on one day, while the signature around it changes."""
+    start = authorization.find("Credential=")
+    if start < 0:
+        return ""
+    end = authorization.find(",", start)
+    return authorization[start:] if end < 0 else authorization[start:end + 1]
+
+
 @lru_cache(maxsize=1024)
-def _scope_of(authorization: str, default_region: str) -> tuple[str | None, Scope]:
-    """(access key, scope) an Authorization header names (the key None when it names none)."""
-    match = _CREDENTIAL.search(authorization)
+def _scope_of(credential: str, default_region: str) -> tuple[str | None, Scope]:
+    """(access key, scope) a credential part names (the key None when it names none)."""
+    match = _CREDENTIAL.search(credential)
     if not match:
         return None, Scope(DEFAULT_ACCOUNT, default_region)
     key, region = match.group(1), match.group(2)
@@ -79,7 +89,8 @@ def scope() -> Scope:
     cached = getattr(g, "scope", None)
     if cached is not None:
         return cached
-    key, found = _scope_of(request.environ.get("HTTP_AUTHORIZATION", ""), current_app.config["DEFAULT_REGION"])
+    key, found = _scope_of(_credential_part(request.environ.get("HTTP_AUTHORIZATION", "")),
+                           current_app.config["DEFAULT_REGION"])
     credential = getattr(g, "credential", None)  # --auth strict: the verified key's account
     if key is not None and credential is not None:
         found = Scope(credential.account, found.region)
