@@ -39,6 +39,7 @@ from simulator.core.mailauth import DkimResult, SpfResult
 from simulator.core.model import DnsFacts, DnsStatus
 from simulator.core.names import normalize_domain
 from simulator.lookup.records import RecordResolver
+from simulator.mail.headers import split_header_block
 
 from .signing import QUIET_LOGGER
 
@@ -172,21 +173,26 @@ class Receiver:
         """
         check = _Check(self.resolver, time.monotonic() + self.budget)
         spf_result = self._spf(check, envelope_from, client_ip, helo)
-        try:
-            verifier = _Verifier(message, logger=QUIET_LOGGER)
-            verifier.vouched = vouched or {}
-        except Exception as error:
-            verifier = None
-            dkim_results = [DkimResult("permerror", "", "", f"unparsable message: {error}")]
+        fast = self._vouched_only(check, message, vouched) if vouched else None
+        if fast is not None:
+            dkim_results, headers = fast
         else:
-            dkim_results = self._dkim(check, verifier)
+            try:
+                verifier = _Verifier(message, logger=QUIET_LOGGER)
+                verifier.vouched = vouched or {}
+            except Exception as error:
+                headers = []
+                dkim_results = [DkimResult("permerror", "", "", f"unparsable message: {error}")]
+            else:
+                headers = verifier.headers
+                dkim_results = self._dkim(check, verifier)
 
         def txt(name: str) -> DnsFacts:
             if check.left() <= 0:
                 return DnsFacts(name, "TXT", DnsStatus.TIMEOUT, error="the time for this message's checks ran out")
             return check.query(name, "TXT").facts
 
-        from_domain = _from_domain(verifier.headers) if verifier is not None else ""
+        from_domain = _from_domain(headers)
         dmarc = mailauth.evaluate_dmarc(from_domain, spf_result, dkim_results, txt, org_domain)
         return mailauth.Authentication(spf_result, tuple(dkim_results), dmarc, envelope_from)
 
@@ -210,6 +216,38 @@ class Receiver:
         return SpfResult(result, domain, str(explanation) if explanation else None)
 
     # --- DKIM ---------------------------------------------------------------
+
+    @staticmethod
+    def _vouched_only(check: _Check, message: bytes, vouched: dict[tuple[bytes, bytes], bytes]
+                      ) -> tuple[list[DkimResult], list[tuple[bytes, bytes]]] | None:
+        """The DKIM results and header fields of a message whose every signature is vouched
+        for (see `authenticate`), each a pass when DNS serves the very record vouched for:
+        no dkimpy parse of the message, no tag checks or hashing again (a third of what
+        sealing a message cost after the signing itself). None when anything else is found
+        (a signature not vouched for, another record, a DNS failure): then the message is
+        verified in full, which words every other outcome."""
+        try:
+            fields, _body = split_header_block(message)
+            headers = [(field.name.encode("ascii"), field.raw.split(b":", 1)[1]) for field in fields]
+        except Exception:
+            return None
+        results = []
+        for name, value in headers:
+            if name.lower() != b"dkim-signature":
+                continue
+            try:
+                tags = dkim.util.parse_tag_value(value)
+            except Exception:
+                return None
+            domain, selector = tags.get(b"d", b"").lower(), tags.get(b"s", b"")
+            record = vouched.get((domain, selector))
+            if record is None or check.left() <= 0:
+                return None
+            answer = check.query((selector + b"._domainkey." + domain).decode("ascii", "replace"), "TXT")
+            if answer.status in _TEMPORARY or not answer.values or b"".join(answer.values[0]) != record:
+                return None
+            results.append(DkimResult("pass", domain.decode("ascii", "replace"), selector.decode("ascii", "replace")))
+        return (results, headers) if results else None
 
     def _dkim(self, check: _Check, verifier: "_Verifier") -> list[DkimResult]:
         signatures = [value for name, value in verifier.headers if name.lower() == b"dkim-signature"]

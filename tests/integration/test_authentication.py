@@ -302,6 +302,18 @@ def test_a_signature_with_a_key_that_does_not_match_fails(sesv2, control, send, 
     assert verify(message["raw"]) == [False, True]
 
 
+def test_a_signature_the_sender_added_is_verified_in_full_next_to_ses_s(sesv2, control):
+    """A Raw message may carry its own DKIM-Signature (SES adds its own on top): SES's are
+    passes, the sender's is judged like any other (here: no key published -> permerror)."""
+    sesv2.create_email_identity(EmailIdentity="app@example.net")
+    mime = (b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.net; s=own;\r\n"
+            b" h=from:to:subject; bh=AAAA; b=AAAA\r\n"
+            b"From: app@example.net\r\nTo: user@example.org\r\nSubject: own signature\r\n\r\nhello\r\n")
+    sesv2.send_email(FromEmailAddress="app@example.net", Content={"Raw": {"Data": mime}})
+    message = control.ok("GET", "/_sim/outbox?limit=1")["messages"][0]
+    assert dkim_results(message) == [("amazonses.com", "pass"), ("example.net", "permerror")]
+
+
 def test_spf_include_loop_and_oversized_record_are_permerror(sesv2, control, send):
     sesv2.create_email_identity(EmailIdentity="example.com")
     custom_mail_from(sesv2, control, spf="v=spf1 include:mail.example.com -all")
