@@ -69,6 +69,10 @@ class RecordResolver:
         self._cache_generation: int | None = None
         self._lock = threading.Lock()
 
+    def generation(self) -> int | None:
+        """The embedded zone's change counter now; None: answers are not cached."""
+        return self._generation() if self._generation is not None else None
+
     def query(self, name: str | bytes, rdtype: str | int, lifetime: float | None = None) -> Answer:
         """One query, never raising; `lifetime` bounds its time (at most the resolver's timeout)."""
         if isinstance(name, bytes):

@@ -49,6 +49,7 @@ _TEMPORARY = frozenset({DnsStatus.TIMEOUT, DnsStatus.SERVFAIL, DnsStatus.REFUSED
                         DnsStatus.ERROR, DnsStatus.MALFORMED})
 _SPF_TYPES = frozenset({"A", "AAAA", "MX", "PTR", "TXT", "SPF"})
 _RESULTS = frozenset({"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"})
+_SPF_RESULTS_KEPT = 4096
 
 
 @dataclass
@@ -57,6 +58,7 @@ class _Check:
 
     resolver: RecordResolver
     deadline: float
+    macros: bool = False  # an SPF record read for this message holds a macro (%{...})
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -87,6 +89,8 @@ def _spf_dns(name, qtype, strict=True, timeout=30):
         return [((name, qtype), (preference, exchange.rstrip("."))) for preference, exchange in answer.values]
     if qtype == "PTR":
         return [((name, qtype), target.rstrip(".")) for target in answer.values]
+    if qtype == "TXT" and any(b"%{" in part for value in answer.values for part in value):
+        check.macros = True  # the result may depend on the sender's local part: not kept
     return [((name, qtype), value) for value in answer.values]
 
 
@@ -159,6 +163,8 @@ class Receiver:
     def __init__(self, resolver: RecordResolver, budget: float) -> None:
         self.resolver = resolver
         self.budget = budget  # seconds of DNS per message, all checks together
+        # SPF results by (client IP, envelope domain, HELO) while the zone is unchanged (see _spf)
+        self._spf_results: dict[tuple[str, str, str], tuple[int, SpfResult]] = {}
 
     def authenticate(self, message: bytes, envelope_from: str, client_ip: str = mailauth.SES_OUTBOUND_IP,
                      helo: str = mailauth.SES_HELO,
@@ -198,9 +204,28 @@ class Receiver:
 
     # --- SPF ----------------------------------------------------------------
 
-    @staticmethod
-    def _spf(check: _Check, envelope_from: str, client_ip: str, helo: str) -> SpfResult:
+    def _spf(self, check: _Check, envelope_from: str, client_ip: str, helo: str) -> SpfResult:
+        """SPF for the envelope sender. Kept and reused while the embedded zone is unchanged:
+        without a macro in the records read, the result depends only on the IP, the domain
+        and HELO (custom MAIL FROM envelopes differ per message only in the local part).
+        Never kept: temperror, a result over a macro, or any without the zone's counter."""
         domain = _domain_of(envelope_from)
+        generation = self.resolver.generation()
+        key = (client_ip, domain, helo)
+        if generation is not None:
+            kept = self._spf_results.get(key)
+            if kept is not None and kept[0] == generation:
+                return kept[1]
+        result = self._spf_evaluate(check, envelope_from, domain, client_ip, helo)
+        if (generation is not None and not check.macros and result.result != "temperror"
+                and self.resolver.generation() == generation):
+            if len(self._spf_results) >= _SPF_RESULTS_KEPT:
+                self._spf_results.clear()
+            self._spf_results[key] = (generation, result)
+        return result
+
+    @staticmethod
+    def _spf_evaluate(check: _Check, envelope_from: str, domain: str, client_ip: str, helo: str) -> SpfResult:
         token = _current.set(check)
         try:
             ipaddress.ip_address(client_ip)
