@@ -7,8 +7,9 @@ wrk (keep-alive, 16 connections, one wrk thread) drives, one after the other:
                   MAIL FROM domains, so every request is a real transition + history row)
   * moto_server   v1 SetIdentityMailFromDomain, its nearest equivalent (moto has no v2 Put)
   * a bare Flask "hello" app on each candidate HTTP server (common.HELLO_SERVERS: granian
-    embedded as the simulator runs it, granian's own server, waitress, gunicorn gthread,
-    cheroot), 16 app threads each: the ceilings, side by side. The first is the
+    embedded as the simulator runs it, with the simulator's whole pool of 48 threads (16 for
+    the API, 32 kept for event streams); then at 16 app threads each, side by side: granian
+    embedded, granian's own server, waitress, gunicorn gthread, cheroot). The first is the
     simulator's own ceiling: what it could reach if its Python cost were zero.
 Before all that, 16 first GetEmailIdentity requests at once on the fresh simulator (cold start).
 
@@ -117,7 +118,14 @@ def main() -> int:
 
             _, moto_url = common.start_moto(processes)
             common.aws_client("sesv2", moto_url).create_email_identity(EmailIdentity=IDENTITY)
-            hellos = {kind: common.start_hello(processes, kind)[1] for kind in common.HELLO_SERVERS}
+            hellos = {}
+            for kind in common.HELLO_SERVERS:
+                try:
+                    hellos[kind] = common.start_hello(processes, kind)[1]
+                except RuntimeError as error:
+                    if not hellos:  # the simulator's own ceiling: the goal needs it
+                        raise
+                    print(f"  {common.HELLO_SERVERS[kind]}: {error}; left out of this run", flush=True)
 
             get_script = common.wrk_script("GET")
             put_script = common.wrk_script("PUT", '{}', {"Content-Type": "application/json"}, PUT_ALTERNATING)
