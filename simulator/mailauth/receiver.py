@@ -173,9 +173,9 @@ class Receiver:
 
         `vouched`: {(d, s): key record} for signatures the caller has just made over exactly
         `message` with the private half of that record. Such a signature verifies exactly
-        when DNS serves that very record at s._domainkey.d, so for those the record is still
-        looked up and compared, but the hashing and RSA are not done again (they were half
-        of a send's cost). Any other record, or any other signature, is verified in full.
+        when DNS serves that very record at s._domainkey.d: when every signature is one of
+        those, each record is looked up and compared (`_vouched_only`), the message not parsed,
+        hashed or RSA-checked again. Otherwise the whole message is verified in full.
         """
         check = _Check(self.resolver, time.monotonic() + self.budget)
         spf_result = self._spf(check, envelope_from, client_ip, helo)
@@ -185,7 +185,6 @@ class Receiver:
         else:
             try:
                 verifier = _Verifier(message, logger=QUIET_LOGGER)
-                verifier.vouched = vouched or {}
             except Exception as error:
                 headers = []
                 dkim_results = [DkimResult("permerror", "", "", f"unparsable message: {error}")]
@@ -330,7 +329,6 @@ class _Verifier(dkim.DKIM):
     """dkimpy's DKIM verifier, telling why a key could not be had (dkimpy's own says only False)."""
 
     key_loaded = False
-    vouched: dict[tuple[bytes, bytes], bytes] = {}
 
     def verify_sig(self, sig, include_headers, sig_header, dnsfunc):
         name = sig[b"s"] + b"._domainkey." + sig[b"d"] + b"."
@@ -340,6 +338,4 @@ class _Verifier(dkim.DKIM):
         except Exception as error:  # KeyFormatError, binascii.Error, a missing crypto module
             raise _KeyProblem(f"unusable key at {name.decode('ascii', 'replace').rstrip('.')}: {error}") from None
         self.key_loaded = True
-        if self.vouched.get((sig[b"d"].lower(), sig[b"s"])) == text:
-            return True  # made just now over these bytes with this record's private key (see authenticate)
         return self.verify_sig_process(sig, include_headers, sig_header, dnsfunc)
