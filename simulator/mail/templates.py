@@ -70,8 +70,10 @@ def validate_name(name: object) -> str:
 
 
 def validate(name: str, content: TemplateContent) -> None:
-    """A template SES would store: within the size limit, every part valid Handlebars."""
+    """A template SES would store: text parts within the size limit, each valid Handlebars."""
     parts = [p for p in (content.subject, content.text, content.html) if p is not None]
+    if not all(isinstance(p, str) for p in parts):
+        raise BadRequestException(f"Template {name}: Subject, Text and Html must be strings.")
     if not parts or not any(parts):
         raise InvalidTemplate(f"Template {name} must have a subject, a text part or an HTML part.")
     size = sum(len(p.encode("utf-8")) for p in parts)

@@ -162,6 +162,21 @@ def test_v2_bad_templated_sends_send_nothing(ready, control, case):
     assert outbox(control) == []
 
 
+def test_an_inline_template_part_that_is_not_text_is_a_bad_request(ready, endpoint, control):
+    """boto3 refuses it before sending; a raw client gets the AWS error, not a 5xx."""
+    import urllib.error
+    import urllib.request
+
+    body = {"FromEmailAddress": SENDER, "Destination": TO,
+            "Content": {"Template": {"TemplateContent": {"Subject": 5, "Text": "hi"}, "TemplateData": "{}"}}}
+    request = urllib.request.Request(endpoint + "/v2/email/outbound-emails", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=30)
+    assert (excinfo.value.code, excinfo.value.headers["x-amzn-ErrorType"]) == (400, "BadRequestException")
+    assert outbox(control) == []
+
+
 BULK_DEFAULT = {"Template": {"TemplateName": "welcome", "TemplateData": DATA}}
 BULK_BAD = {
     "51 entries": ({"BulkEmailEntries": [{"Destination": TO}] * 51}, ("BadRequestException", 400)),
