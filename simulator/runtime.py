@@ -13,9 +13,11 @@ from .api.app import create_app
 from .api.server import HttpServer
 from .core.model import Settings
 from .events import EventBus
+from .activity import Activity
 from .logs import log_event
 from .credentials import load_credentials
 from .scheduler import CheckScheduler
+from .sealer import Sealer
 from .service import Simulator
 from .store import Store
 
@@ -102,14 +104,16 @@ class Runtime:
                                               bits=options.dkim_key_bits)
             self.events = EventBus()
             self.events.add_listener(log_event)
+            self.activity = Activity()
             simulator = Simulator(
                 self.store,
                 Settings(check_interval=options.check_interval, pending_timeout=options.pending_timeout,
                          identity_verification=options.identity_verification),
                 lookup=lookup, zone=self.zone, relay=self.relay, dns_address=self.dns_address, events=self.events,
-                authenticator=authenticator,
+                authenticator=authenticator, activity=self.activity,
             )
             self.simulator = simulator
+            self.sealer = Sealer(simulator, self.activity)
             self.app = create_app(simulator, {
                 "DEFAULT_REGION": options.region, "SSE_STREAMS": options.sse_streams, "CREDENTIALS": credentials,
                 "CONTROL_TOKEN": options.control_token,
@@ -168,6 +172,7 @@ class Runtime:
         if self.options.scheduler:
             self.scheduler.start()
         self.simulator.resume_pending_relays()
+        self.sealer.start()  # and what a previous process acknowledged but had not sealed
         return self
 
     def stop(self) -> None:
@@ -180,6 +185,7 @@ class Runtime:
         self.server.stop(timeout=5.0)
         if self.smtp is not None:
             self.smtp.stop()
+        self.sealer.stop()  # before the relay closes: what it seals goes to the relay
         self._close_edges()
 
     def _close_edges(self) -> None:

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -81,6 +82,11 @@ class SimulatorProcess:
             match = re.search(r"ready: API (\S+) DNS (\S+)", line)
             if match:
                 self.url, self.dns = match.group(1), match.group(2)
+                # Read the output as it comes: a full pipe would stall whichever thread logs next.
+                self._output = [line]
+                self._reader = threading.Thread(target=self._output.extend, args=(self.process.stdout,),
+                                                daemon=True)
+                self._reader.start()
                 return self
         self.process.kill()
         raise RuntimeError(f"simulator did not start: {self.process.stdout.read()}")
@@ -91,5 +97,10 @@ class SimulatorProcess:
             self.process.kill()
         else:
             self.process.terminate()
-        out, _ = self.process.communicate(timeout=20)
-        return out
+        self.process.wait(timeout=20)
+        return self.output()
+
+    def output(self) -> str:
+        """Everything the process wrote, once it has ended."""
+        self._reader.join(timeout=20)
+        return "".join(self._output)

@@ -14,6 +14,7 @@ from werkzeug.exceptions import NotFound, RequestHeaderFieldsTooLarge
 from werkzeug.routing import PathConverter
 
 from .. import dashboard
+from ..activity import Activity
 from ..models import load_models
 from . import control, query, rest_json, stream
 from .wire import MAX_BODY, REQUEST_ID_KEY, as_aws_error, aws_error_response, new_request_id
@@ -55,6 +56,8 @@ class AnyPath(PathConverter):
 
 
 class _App(Flask):
+    activity: Activity
+
     def ensure_sync(self, func):
         """Every view and hook here is a plain function: skip Flask's per-call check for
         coroutines (inspect's flag tests showed in every request's profile)."""
@@ -68,7 +71,12 @@ class _App(Flask):
         def start_with_id(status, headers, exc_info=None):
             headers.append(("x-amzn-RequestId", rid))
             return start_response(status, headers, exc_info)
-        return super().wsgi_app(environ, start_with_id)
+        activity = self.activity
+        activity.enter()  # background sealing waits while requests are served (simulator/activity.py)
+        try:
+            return super().wsgi_app(environ, start_with_id)
+        finally:
+            activity.leave()
 
 
 def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
@@ -79,6 +87,7 @@ def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
     app.config.update(DEFAULT_REGION="us-east-1", MAX_CONTENT_LENGTH=LARGE_BODY)
     app.config.update(config or {})
     app.extensions["mailfrom_sim"] = simulator
+    app.activity = simulator.activity if simulator is not None else Activity()  # None: the app's routes only
     load_models()
 
     app.register_blueprint(rest_json.bp)

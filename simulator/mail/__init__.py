@@ -10,7 +10,7 @@
 
 Pure: stdlib `email` and the core's errors only; no sockets, no clock.
 """
-from .compose import build_from_simple
+from .compose import build_from_simple, check_simple
 from .ids import new_message_id
 from .message import MAX_RECIPIENTS, V1_MAX_MESSAGE_BYTES, V2_MAX_MESSAGE_BYTES, ComposedMessage
 from .parse import decode_raw_base64, parse_raw
@@ -22,6 +22,7 @@ __all__ = [
     "V1_MAX_MESSAGE_BYTES",
     "V2_MAX_MESSAGE_BYTES",
     "build_from_simple",
+    "check_simple",
     "decode_raw_base64",
     "delivered_mime",
     "new_message_id",

@@ -3,6 +3,7 @@ the standard `email` package (EmailMessage, the SMTP policy: CRLF, 78 columns)."
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 from email import policy as email_policy
 from email.errors import HeaderParseError
 from email.header import Header
@@ -71,6 +72,49 @@ def build_from_simple(
     `boundary` fixes the multipart/alternative boundary (tests pin it); by default
     the `email` package makes a fresh one for each message.
     """
+    prepared = _prepare(from_address, destination, simple, reply_to, max_recipients)
+    return _render(prepared, max_bytes, boundary)
+
+
+def check_simple(
+    from_address: str | None,
+    destination: dict | None,
+    simple: dict,
+    reply_to: list[str] | None = None,
+    *,
+    max_bytes: int = V2_MAX_MESSAGE_BYTES,
+    max_recipients: int = MAX_RECIPIENTS,
+) -> ComposedMessage:
+    """Every check `build_from_simple` makes, without building the MIME when it need not.
+
+    A message with no attachment whose size cannot reach `max_bytes` (`_size_bound`) comes
+    back with empty `mime_bytes` and `recipe` set: `build_from_simple(**recipe)` makes it
+    later and cannot fail. Any other message is built now, its size checked exactly. This
+    lets a send be acknowledged before its MIME is made (service/sealing.py); the `email`
+    package's rendering is most of an unsigned send's cost.
+    """
+    prepared = _prepare(from_address, destination, simple, reply_to, max_recipients)
+    if prepared.attachments or _size_bound(prepared) > max_bytes:
+        return _render(prepared, max_bytes, None)
+    recipe = {"from_address": from_address, "destination": destination, "simple": simple, "reply_to": reply_to,
+              "max_bytes": max_bytes, "max_recipients": max_recipients}
+    return ComposedMessage(prepared.sender[1], *prepared.recipients, prepared.subject, b"", recipe)
+
+
+class _Prepared(NamedTuple):
+    """A checked Content.Simple, ready to render."""
+
+    sender: tuple[str, str]
+    recipients: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+    addressed: list[tuple[str, list[tuple[str, str]]]]
+    subject: str
+    subject_header: "_HeaderText"
+    custom: list[tuple[str, str]]
+    texts: list[tuple[dict, str]]
+    attachments: list[MIMEPart]
+
+
+def _prepare(from_address, destination, simple, reply_to, max_recipients) -> _Prepared:
     if not from_address:
         raise BadRequestException("Missing required header 'From'.")
     sender_pair = parse_address(from_address, "FromEmailAddress")
@@ -97,14 +141,31 @@ def build_from_simple(
         ("From", [sender_pair]), ("To", to_pairs), ("Cc", cc_pairs), ("Reply-To", replies)) if pairs]
     custom = _custom_headers(simple.get("Headers"), {name.lower() for name, _ in addressed} | {
         "subject", "mime-version", "content-type", "content-transfer-encoding"})
+    return _Prepared(sender_pair, (to, cc, bcc), addressed, subject, subject_header, custom, texts, attachments)
 
+
+def _size_bound(prepared: _Prepared) -> int:
+    """More bytes than the rendered message can take (attachments aside). Every character
+    of a header or body is at most 4 UTF-8 bytes, each at most 3 characters encoded
+    (quoted-printable =XX, or an encoded word's Q) before folding, which adds at most 3
+    bytes per 60 (CRLF and a space, or "=" CRLF); 16 bytes a character is well above.
+    The fixed part covers header names, MIME headers and boundaries."""
+    characters = (sum(len(name) + 2 + sum(len(d) + len(a) + 6 for d, a in pairs)
+                      for name, pairs in prepared.addressed)
+                  + len(prepared.subject) + sum(len(n) + len(v) + 2 for n, v in prepared.custom)
+                  + sum(len(text) for _, text in prepared.texts))
+    return 4096 + 16 * characters
+
+
+def _render(prepared: _Prepared, max_bytes: int, boundary: str | None) -> ComposedMessage:
     message = EmailMessage(policy=_POLICY)
-    for name, pairs in addressed:
+    for name, pairs in prepared.addressed:
         message[name] = _HeaderText(name, ", ".join(_format_address(*pair) for pair in pairs))
-    message["Subject"] = subject_header
-    for name, value in custom:
+    message["Subject"] = prepared.subject_header
+    for name, value in prepared.custom:
         message[name] = _HeaderText(name, value)
     message["MIME-Version"] = "1.0"
+    texts = prepared.texts
     if len(texts) == 1:
         message.set_content(texts[0][1], **texts[0][0])
     else:
@@ -113,13 +174,13 @@ def build_from_simple(
             part = MIMEPart(policy=_POLICY)
             part.set_content(text, **options)
             message.attach(part)
-    if attachments:
+    if prepared.attachments:
         message.make_mixed()
-        for attachment in attachments:
+        for attachment in prepared.attachments:
             message.attach(attachment)
     mime_bytes = message.as_bytes()
     check_size(len(mime_bytes), max_bytes)
-    return ComposedMessage(sender_pair[1], to, cc, bcc, subject, mime_bytes)
+    return ComposedMessage(prepared.sender[1], *prepared.recipients, prepared.subject, mime_bytes)
 
 
 class _HeaderText(str):
@@ -140,7 +201,8 @@ class _HeaderText(str):
         header = super().__new__(cls, text)
         header.name = name
         header._header = Header(text, charset, header_name=name)
-        header._header.encode()  # fail here, not while rendering, if the charset cannot take the text
+        if charset is not None:  # fail here, not while rendering, if the charset cannot take the text
+            header._header.encode()
         return header
 
     @classmethod

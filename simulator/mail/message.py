@@ -17,6 +17,9 @@ class ComposedMessage:
     Addresses are plain (`local@domain`, domain lower-cased). `mime_bytes` uses
     CRLF line endings and never carries a Bcc header; the Message-ID, Date and
     Return-Path are added at send time (`stamp.delivered_mime`).
+
+    `recipe`, when set, holds the `build_from_simple` arguments of a message not built yet
+    (`compose.check_simple`): `mime_bytes` is empty until it is.
     """
 
     from_address: str
@@ -25,6 +28,7 @@ class ComposedMessage:
     bcc: tuple[str, ...]
     subject: str | None
     mime_bytes: bytes
+    recipe: dict | None = None
 
     @property
     def destinations(self) -> tuple[str, ...]:

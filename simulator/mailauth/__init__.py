@@ -40,8 +40,10 @@ class Authenticator:
         self.keys = KeyRing(store, zone, bits)
         self.receiver = Receiver(RecordResolver(nameserver, min(timeout, 2.0), generation), budget=timeout)
 
-    def seal(self, stamped: bytes, *, region: str, signer: Identity | None, envelope_from: str) -> tuple[bytes, dict]:
-        """`stamped`: the message as SES sends it. Returns it with SES's DKIM-Signature fields and,
+    def seal(self, stamped: bytes, *, region: str, signer: tuple[str, tuple[str, ...]] | None,
+             envelope_from: str) -> tuple[bytes, dict]:
+        """`stamped`: the message as SES sends it; `signer`: the domain identity signing it too, as
+        its name and DKIM tokens (`core.mailauth.domain_signer`). Returns it with SES's DKIM-Signature fields and,
         above them, the receiver's Authentication-Results field; and the results as a dict."""
         vouched: dict[tuple[bytes, bytes], bytes] = {}
         try:
@@ -59,12 +61,12 @@ class Authenticator:
             return signed, {}
         return results.header().encode("ascii") + signed, results.to_dict()
 
-    def _signatures(self, region: str, signer: Identity | None) -> list:
+    def _signatures(self, region: str, signer: tuple[str, tuple[str, ...]] | None) -> list:
         found = []
         if signer is not None:
-            tokens = list(signer.dkim_tokens)
+            name, tokens = signer
             key = self.keys.keys_for([mailauth.token_key_name(token) for token in tokens])[0]
-            found.append((tokens[0], _ascii_domain(signer.name), key))
+            found.append((tokens[0], _ascii_domain(name), key))
         selector, key = self.keys.region_key(region)
         found.append((selector, mailauth.AMAZONSES, key))
         return found

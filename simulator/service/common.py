@@ -46,7 +46,8 @@ class Attempt:
     composed: mail.ComposedMessage
     verdict: sending.SendVerdict
     entry: dict | None  # None: nothing is recorded (an unverified sender or sandbox recipient)
-    raw: bytes
+    raw: bytes  # empty while the MIME is not built (`composed.recipe`)
+    signer: tuple[str, tuple[str, ...]] | None = None  # the domain and tokens of a DKIM identity signing it
 
 
 @dataclass(frozen=True)

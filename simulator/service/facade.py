@@ -22,6 +22,7 @@ from ..core.errors import (
     SimNotFound,
     ValidationError,
 )
+from ..activity import Activity
 from ..events import EventBus
 from ..core.model import (
     CHECK_VERIFICATION,
@@ -51,11 +52,12 @@ from .common import (
 from .catalog import Catalog
 from .checks import Checks
 from .outbox import Outbox
+from .sealing import Sealing
 from .sending import Sending
 from .zone import DnsZone
 
 
-class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
+class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
     def __init__(
         self,
         store: Store,
@@ -68,10 +70,12 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
         clock: SimClock | None = None,
         events: EventBus | None = None,
         authenticator: Authenticator | None = None,
+        activity: Activity | None = None,
     ):
         """`lookup` None: every check is TRANSIENT; `zone` None: the embedded DNS server is not
         in use; `relay` None: accepted mail is only stored; `authenticator` None: mail is neither
-        DKIM-signed nor given authentication results."""
+        DKIM-signed nor given authentication results; `activity`: the API requests being served
+        (sealing waits for them, service/sealing.py), none if not given."""
         self.store = store
         self.events = events if events is not None else EventBus()
         self.settings = settings
@@ -81,6 +85,8 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
         self.relay = relay
         self.dns_address = dns_address
         self.authenticator = authenticator
+        self.activity = activity if activity is not None else Activity()
+        self._init_sealing()
         self._sweeps = SweepLock()  # one sweep at a time; see simulator/sweeplock.py
         self._dns_lock = threading.Lock()
         if zone is not None:
@@ -133,7 +139,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
         self._publish("identity", action="created", account=scope.account, region=scope.region, identity=name,
                       verification=identity.verification_status.value)
         if message is not None:
-            self._commit(scope, [message])
+            self._commit(scope, [message], sealed=True)  # SES's own message, stamped as it is made
         return identity
 
     def _verification_message(self, identity: Identity, link_base: str) -> "Attempt":
@@ -152,8 +158,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
                 "expires 24 hours after your original verification request.\n\n"
                 "Sincerely,\nThe Amazon Web Services Team\n")}},
         }
-        composed = self._composed_simple(VERIFICATION_SENDER, {"ToAddresses": [identity.name]}, simple, None,
-                                         mail.V2_MAX_MESSAGE_BYTES, mail.MAX_RECIPIENTS)
+        composed = mail.build_from_simple(VERIFICATION_SENDER, {"ToAddresses": [identity.name]}, simple)
         message_id = mail.new_message_id()
         verdict = sending.ses_own_message(message_id, identity.region)
         envelope_from = verdict.envelope_from
@@ -234,6 +239,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
 
     def delete_identity(self, scope: Scope, raw_name: str) -> None:
         identity = self.get_identity(scope, raw_name)
+        self.settle()  # its DKIM keys go: what it sent is signed first
 
         def delete(tx) -> None:
             self.store.delete_identity(tx, scope.account, scope.region, identity.name)
@@ -316,7 +322,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
-        with self._sweeps.control(interrupt_any=True):
+        with self._sweeps.control(interrupt_any=True), self._seal_lock:
             with self._dns_lock:
                 self.store.write(self.store.reset)
                 self.clock.reset()  # in memory only once the store is empty
@@ -324,6 +330,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
                     self.zone.clear()
                 if self.authenticator is not None:
                     self.authenticator.reset()
+                self._unsealed = 0  # the outbox is empty
         self._publish("reset")
 
     # --- events (SSE, dashboard, logs) ------------------------------------------
@@ -350,6 +357,7 @@ class Simulator(Checks, Sending, Catalog, Outbox, DnsZone):
             "settings": {"check_interval": self.settings.check_interval,
                          "pending_timeout": self.settings.pending_timeout},
             "identities": self.store.total_identities(),
+            "sealing": {"waiting": self._unsealed},  # acknowledged, not sealed yet (service/sealing.py)
         }
 
 

@@ -27,6 +27,8 @@ class Outbox:
         return len(pending)
 
     def _stored_message(self, message_id: str) -> tuple[dict, str, bytes]:
+        if self._unsealed:
+            self.seal_backlog(1, [message_id])  # read as it is sent (service/sealing.py)
         found = self.store.outbox_entry(message_id)
         if found is None:
             raise SimNotFound(f"message {message_id} is not in the outbox")
@@ -56,7 +58,12 @@ class Outbox:
                     raw_budget: int = OUTBOX_RAW_BUDGET) -> dict:
         """Newest first. The raw messages of one page stay within `raw_budget` bytes: an entry
         past it has `raw` null and `raw_omitted` true (GET /_sim/outbox/{id}/raw serves it).
-        `next` (when more entries are older) is the `before` of the next page."""
+        `next` (when more entries are older) is the `before` of the next page. Its messages are
+        sealed first if they were not yet (service/sealing.py)."""
+        if self._unsealed:
+            waiting = self.store.unsealed_in_page(scope.account, scope.region, limit, before)
+            if waiting:
+                self.seal_backlog(len(waiting), waiting)
         rows = self.store.outbox(scope.account, scope.region, limit + 1, before, raw_budget)
         messages = [{**entry, "relay": relay, "sent_at": rfc3339(entry["sent_at"]),
                      "raw": raw.decode("utf-8", errors="replace") if raw is not None else None,
@@ -65,6 +72,8 @@ class Outbox:
         return {"messages": messages, "next": str(rows[limit - 1][0]) if len(rows) > limit else None}
 
     def clear_outbox(self, scope: Scope | None = None) -> None:
+        """Messages waiting to be sealed go too (as they would from a queue that is purged)."""
         self.store.write(lambda tx: self.store.clear_outbox(tx, scope.account if scope else None,
                                                            scope.region if scope else None))
+        self._recount_unsealed()
 

@@ -94,7 +94,8 @@ class Sending:
 
     def _attempt(self, scope: Scope, composed: mail.ComposedMessage, written_from: str,
                  chain: list[Identity], sandbox: bool, extra: dict) -> "Attempt":
-        """One message through the send decision, with the outbox entry it leaves (if any)."""
+        """One message through the send decision, with the outbox entry it leaves (if any); not
+        sealed yet (service/sealing.py): `raw` is the MIME as composed, or empty (`composed.recipe`)."""
         message_id = mail.new_message_id()
         recipient_chains = {r: self._identity_chain(scope, r) for r in composed.destinations} if sandbox else None
         verdict = sending.decide(sending.SendFacts(written_from, composed.from_address, chain, scope.region,
@@ -106,33 +107,41 @@ class Sending:
             entry = self._outbox_entry(scope, message_id, now, composed, verdict, None, MailFromDecision.REJECTED,
                                        extra)
             return Attempt(message_id, composed, verdict, entry, composed.mime_bytes)
-        stamped = mail.stamp_message(composed.mime_bytes, message_id, scope.region, now)
         entry = self._outbox_entry(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision,
                                    extra)
-        if self.authenticator is not None:  # DKIM-signed, and the receiver's Authentication-Results on top
-            stamped, entry["authentication"] = self.authenticator.seal(
-                stamped, region=scope.region, signer=mailauth.domain_signer(chain),
-                envelope_from=verdict.envelope_from)
-        return Attempt(message_id, composed, verdict, entry, mail.with_return_path(stamped, verdict.envelope_from))
+        signer = mailauth.domain_signer(chain)
+        return Attempt(message_id, composed, verdict, entry, composed.mime_bytes,
+                       (signer.name, tuple(signer.dkim_tokens)) if signer is not None else None)
 
-    def _commit(self, scope: Scope, attempts: list["Attempt"]) -> None:
-        """Record every attempt that leaves an outbox entry in one write, then relay the accepted."""
+    def _commit(self, scope: Scope, attempts: list["Attempt"], sealed: bool = False) -> None:
+        """Record every attempt that leaves an outbox entry in one write, then relay the accepted.
+
+        Attempts are sealed first unless the simulator is busy (`_defer_sealing`): then each
+        row keeps its plan, sealed later (service/sealing.py). `sealed`: they already are."""
         for attempt in attempts:
             if attempt.entry is None:  # refused before MAIL FROM was considered: nothing is recorded
                 self._publish("rejected", account=scope.account, region=scope.region,
                               reason=attempt.verdict.error.message,
                               **{"from": attempt.composed.from_address, "message_id": None})
-        recorded = [(a, self._relay_state(a)) for a in attempts if a.entry is not None]
+        recorded = [a for a in attempts if a.entry is not None]
         if not recorded:
             return
-        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw, quota_recipients(a))
-                                     for a, relay in recorded])
-        for attempt, relay in recorded:
+        deferred = not sealed and self._defer_sealing(len(recorded))
+        if not sealed and not deferred:
+            recorded = [self._sealed_attempt(a) for a in recorded]
+        rows = [(a, self._relay_state(a), self._plan(a) if deferred else None) for a in recorded]
+        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw, quota_recipients(a), plan)
+                                     for a, relay, plan in rows])
+        for attempt, relay, _ in rows:
             accepted = isinstance(attempt.verdict, sending.Accepted)
+            if deferred and accepted:
+                continue  # announced and relayed once sealed
             self._publish("sent" if accepted else "rejected", **attempt.entry, relay=relay)
             if relay == RELAY_PENDING:
                 self.relay.submit(attempt.message_id, attempt.verdict.envelope_from,
                                   list(attempt.composed.destinations), attempt.raw)
+        if deferred:
+            self._count_unsealed(len(rows))
 
     def _relay_state(self, attempt: "Attempt") -> str:
         accepted = isinstance(attempt.verdict, sending.Accepted)
@@ -175,8 +184,9 @@ class Sending:
     @staticmethod
     def _composed_simple(from_address, destination, simple, reply_to, max_bytes,
                          max_recipients) -> mail.ComposedMessage:
-        return mail.build_from_simple(from_address, destination, simple, reply_to,
-                                      max_bytes=max_bytes, max_recipients=max_recipients)
+        """Checked now; built now or when sealed (`mail.check_simple`)."""
+        return mail.check_simple(from_address, destination, simple, reply_to,
+                                 max_bytes=max_bytes, max_recipients=max_recipients)
 
     @staticmethod
     def _outbox_entry(scope: Scope, message_id: str, now: float, composed: mail.ComposedMessage,

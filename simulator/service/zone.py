@@ -27,6 +27,7 @@ class DnsZone:
     # writes records to the store itself (it reads them from there, nameserver/stored.py);
     # faults are written here. `_dns_lock` keeps what was checked true until then.
     def add_dns_record(self, name: object, type_: object, value: object, ttl: object = 300) -> dict:
+        self.settle()  # waiting messages are sealed against the DNS they were sent in
         zone = self._zone()
         with self._dns_lock:
             try:
@@ -39,6 +40,7 @@ class DnsZone:
         return added
 
     def remove_dns_record(self, record_id: str) -> None:
+        self.settle()  # waiting messages are sealed against the DNS they were sent in
         zone = self._zone()
         with self._dns_lock:
             if not zone.remove(record_id):
@@ -46,6 +48,7 @@ class DnsZone:
         self._publish("dns", action="removed", id=record_id)
 
     def set_dns_fault(self, name: str, fault: object) -> dict:
+        self.settle()  # waiting messages are sealed against the DNS they were sent in
         zone = self._zone()
         try:
             normalized, _ = zone.check_fault(names.normalize_domain(name), fault)
@@ -58,6 +61,7 @@ class DnsZone:
         return {"name": normalized, "fault": fault}
 
     def clear_dns_fault(self, name: str) -> None:
+        self.settle()  # waiting messages are sealed against the DNS they were sent in
         zone = self._zone()
         normalized = names.normalize_domain(name)
         with self._dns_lock:

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT NOT NULL UNIQUE, account TEXT NOT NULL, region TEXT NOT NULL,
     sent_at REAL NOT NULL, decision TEXT NOT NULL, relay TEXT NOT NULL,
-    entry TEXT NOT NULL, raw BLOB NOT NULL, recipients INTEGER NOT NULL DEFAULT 0
+    entry TEXT NOT NULL, raw BLOB NOT NULL, recipients INTEGER NOT NULL DEFAULT 0,
+    plan TEXT  -- accepted, not sealed yet (service/sealing.py): what sealing needs; NULL once sealed
 );
 CREATE INDEX IF NOT EXISTS outbox_scope ON outbox (account, region, seq);
 -- Recipients per minute of simulated time, kept with every outbox insert: the sending quota
@@ -105,6 +106,8 @@ CREATE INDEX IF NOT EXISTS dns_records_rname ON dns_records (rname, seq);
 CREATE INDEX IF NOT EXISTS dns_records_seq ON dns_records (seq);
 -- Start-up hands the relay what it had not delivered: a few rows out of the whole outbox.
 CREATE INDEX IF NOT EXISTS outbox_relay_pending ON outbox (seq) WHERE relay = 'pending';
+-- Messages acknowledged before they were sealed: a few rows, found without a scan.
+CREATE INDEX IF NOT EXISTS outbox_unsealed ON outbox (seq) WHERE plan IS NOT NULL;
 """
 
 _IDENTITY_FIELDS = (
@@ -227,6 +230,32 @@ def _identity_from_row(row: sqlite3.Row) -> Identity:
     )
 
 
+
+def _writes_cached(sql: str) -> bool:
+    return ("identit" in sql or "accounts" in sql) and sql.lstrip()[:6].upper() != "SELECT"
+
+
+class _Connection(sqlite3.Connection):
+    """Notes whether a statement may have written a table the read cache holds rows of:
+    identities, identity_tags (every such name holds "identit") and accounts. Anything but
+    a plain SELECT naming one counts, so a write the store adds later is never missed."""
+
+    wrote_cached = True
+
+    def execute(self, sql, *args):
+        if _writes_cached(sql):
+            self.wrote_cached = True
+        return super().execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        if _writes_cached(sql):
+            self.wrote_cached = True
+        return super().executemany(sql, *args)
+
+    def executescript(self, script):
+        self.wrote_cached = True
+        return super().executescript(script)
+
 class _QueuedWrite:
     __slots__ = ("work", "done", "result", "error")
 
@@ -300,6 +329,8 @@ class Store:
             conn.executemany("UPDATE dns_records SET rname=? WHERE id=?", [(_rname(n), i) for i, n in rows])
             conn.execute("COMMIT")
         outbox_columns = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+        if "plan" not in outbox_columns:  # sealing after the acknowledgement (service/sealing.py)
+            conn.execute("ALTER TABLE outbox ADD COLUMN plan TEXT")
         if "recipients" not in outbox_columns:  # the quota counts recipients (SPEC §10)
             conn.execute("ALTER TABLE outbox ADD COLUMN recipients INTEGER NOT NULL DEFAULT 0")
             conn.execute("UPDATE outbox SET recipients = json_array_length(json_extract(entry, '$.destinations'))")
@@ -310,7 +341,8 @@ class Store:
                          "FROM outbox GROUP BY 1, 2, 3, 4")
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30,
+                               factory=_Connection)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF" if self._scratch else "PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
@@ -383,6 +415,7 @@ class Store:
         with self._write_lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
+            conn.wrote_cached = False
             try:
                 yield conn
             except BaseException:
@@ -392,9 +425,13 @@ class Store:
             try:
                 conn.execute("COMMIT")
             finally:
-                self._generation += 1
+                # A transaction that wrote no cached table (a send's outbox rows) leaves the cache
+                # valid: under a stream of sends the identities stay cached.
+                if conn.wrote_cached:
+                    self._generation += 1
 
     def _cached(self, key: tuple, load: Callable[[], T]) -> T:
+        # Cached tables: identities, identity_tags and accounts (see _Connection).
         """`load()`, or what it gave since the last commit. Reads on the writer's thread
         (inside a transaction, seeing its own uncommitted writes) are never cached."""
         if threading.current_thread() is self._writer:
@@ -645,10 +682,14 @@ class Store:
 
     # --- account settings ---------------------------------------------------
     def account_settings(self, account: str, region: str) -> dict:
+        text = self._cached(("accounts", account, region), lambda: self._load_account_settings(account, region))
+        return json.loads(text) if text else {}
+
+    def _load_account_settings(self, account: str, region: str) -> str | None:
         row = self.conn.execute(
             "SELECT settings FROM accounts WHERE account=? AND region=?", (account, region)
         ).fetchone()
-        return json.loads(row[0]) if row else {}
+        return row[0] if row else None
 
     @staticmethod
     def save_account_settings(conn: sqlite3.Connection, account: str, region: str, settings: dict) -> None:
@@ -659,15 +700,18 @@ class Store:
 
     # --- outbox -------------------------------------------------------------
     @staticmethod
-    def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int) -> None:
+    def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int,
+                   plan: dict | None = None) -> None:
         """Store one send attempt; its relay state lives in its own column, updated as delivery goes;
-        `recipients` is what it counts toward the sending quota."""
+        `recipients` is what it counts toward the sending quota; `plan`: not sealed yet (see
+        service/sealing.py), `raw` is then the MIME as composed or empty."""
         large = len(raw) > LARGE_BLOB_BYTES
         cursor = conn.execute(
-            "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients) "
-            f"VALUES (?,?,?,?,?,?,?,{'zeroblob(?)' if large else '?'},?)",
+            "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients, plan) "
+            f"VALUES (?,?,?,?,?,?,?,{'zeroblob(?)' if large else '?'},?,?)",
             (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-             entry["mail_from_decision"], relay, json.dumps(entry), len(raw) if large else raw, recipients),
+             entry["mail_from_decision"], relay, json.dumps(entry), len(raw) if large else raw, recipients,
+             json.dumps(plan) if plan is not None else None),
         )
         if large:  # written in place: a bound copy would stay with the cached statement (see LARGE_BLOB_BYTES)
             with conn.blobopen("outbox", "raw", cursor.lastrowid) as blob:
@@ -677,6 +721,45 @@ class Store:
             "ON CONFLICT (account, region, minute, decision) DO UPDATE SET recipients = recipients + excluded.recipients",
             (entry["account"], entry["region"], int(entry["sent_at"] // 60), entry["mail_from_decision"], recipients),
         )
+
+    def unsealed_outbox(self, limit: int, message_ids: list[str] | None = None
+                        ) -> list[tuple[dict, str, bytes, dict]]:
+        """Rows still waiting to be sealed, oldest first (or those among `message_ids`):
+        (entry, relay, raw, plan)."""
+        if message_ids is None:
+            rows = self.conn.execute("SELECT entry, relay, raw, plan FROM outbox WHERE plan IS NOT NULL "
+                                     "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        else:
+            marks = ",".join("?" * len(message_ids))
+            rows = self.conn.execute(f"SELECT entry, relay, raw, plan FROM outbox WHERE message_id IN ({marks}) "
+                                     "AND plan IS NOT NULL ORDER BY seq LIMIT ?", (*message_ids, limit)).fetchall()
+        return [(json.loads(entry), relay, raw, json.loads(plan)) for entry, relay, raw, plan in rows]
+
+    def unsealed_in_page(self, account: str, region: str, limit: int, before: int | None) -> list[str]:
+        """The newest `limit` unsealed rows older than seq `before`: every unsealed row of that page."""
+        return [row[0] for row in self.conn.execute(
+            "SELECT message_id FROM outbox WHERE plan IS NOT NULL AND seq < ? AND account=? AND region=? "
+            "ORDER BY seq DESC LIMIT ?", (before if before is not None else 1 << 62, account, region, limit))]
+
+    @staticmethod
+    def seal_outbox(conn: sqlite3.Connection, message_id: str, entry: dict, raw: bytes) -> bool:
+        """The sealed entry and raw message replace the plan; False if the row is gone (cleared)."""
+        large = len(raw) > LARGE_BLOB_BYTES
+        cursor = conn.execute(
+            f"UPDATE outbox SET entry=?, raw={'zeroblob(?)' if large else '?'}, plan=NULL "
+            "WHERE message_id=? AND plan IS NOT NULL RETURNING seq",
+            (json.dumps(entry), len(raw) if large else raw, message_id))
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return False
+        if large:
+            with conn.blobopen("outbox", "raw", row[0]) as blob:
+                blob.write(raw)
+        return True
+
+    def count_unsealed(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM outbox WHERE plan IS NOT NULL").fetchone()[0]
 
     @staticmethod
     def set_outbox_relay(conn: sqlite3.Connection, message_id: str, relay: str) -> None:
@@ -720,7 +803,9 @@ class Store:
         return whole + partial
 
     def with_relay_state(self, relay: str) -> list[tuple[dict, bytes]]:
-        rows = self.conn.execute("SELECT entry, raw FROM outbox WHERE relay=? ORDER BY seq", (relay,)).fetchall()
+        # Not a row waiting to be sealed: the sealer hands it to the relay once it is.
+        rows = self.conn.execute("SELECT entry, raw FROM outbox WHERE relay=? AND plan IS NULL ORDER BY seq",
+                                 (relay,)).fetchall()
         return [(json.loads(r[0]), r[1]) for r in rows]
 
     @staticmethod

@@ -145,7 +145,7 @@ def test_sigterm_stops_within_five_seconds_while_a_sweep_is_stalled(hostile):
         if process.process.poll() is None:
             process.process.kill()
             process.process.wait()
-        output = process.process.stdout.read()
+        output = process.output()
     elapsed = time.monotonic() - started
     print(f"\nSIGTERM with a stalled sweep: stopped in {elapsed:.2f} s")
     assert elapsed < STOP_BOUND, output
