@@ -215,6 +215,26 @@ def ok(sim: "Simulator", method: str, path: str, body: dict | None = None) -> di
     return payload
 
 
+def wait_sealed(sim: "Simulator", timeout: float = 600.0) -> tuple[int, float]:
+    """Wait until every acknowledged message is sealed (built, signed, authenticated: see
+    simulator/service/sealing.py); returns (messages that were waiting, seconds it took)."""
+    started = time.perf_counter()
+    first = waiting = http("GET", sim.url + "/_sim/health")[1]["data"]["sealing"]["waiting"]
+    while waiting:
+        if time.perf_counter() - started > timeout:
+            raise AssertionError(f"{waiting} messages still waiting to be sealed after {timeout:g} s")
+        time.sleep(0.25)  # each look is a request, which the sealer gives way to
+        waiting = http("GET", sim.url + "/_sim/health")[1]["data"]["sealing"]["waiting"]
+    return first, time.perf_counter() - started
+
+
+def sealed_line(accepted: int, duration: float, waited: int, seconds: float) -> str:
+    """What sealing after the acknowledgement means for a run: the rate at which messages were
+    ready (sealed, relayable) from the start of the run to the end of the backlog."""
+    return (f"{waited} still waiting at the end, sealed in {seconds:.1f} s: end to end "
+            f"{accepted / (duration + seconds):.0f} messages/s sealed")
+
+
 def prepare_sender(sim: "Simulator", domain: str = "example.com") -> None:
     """`domain` as an identity whose custom MAIL FROM domain (mail.<domain>, REJECT_MESSAGE)
     is SUCCESS: its MX published in the embedded DNS and a check run."""

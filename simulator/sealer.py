@@ -1,9 +1,10 @@
 """The sealer: a thread that seals accepted messages the facade acknowledged before
 sealing them (simulator/service/sealing.py), whenever no API request is being served.
 
-It only triggers; the facade seals. Requests come first: while any is in flight the
-sealer waits, so a burst of sends is answered at the rate the API can accept, and
-sealed in the quiet after it. Stopping seals what it can in `STOP_SECONDS`; the rest
+It only triggers; the facade seals. Requests come first: until no request has been
+served for QUIET seconds the sealer waits, so a burst of sends is answered at the rate
+the API can accept, and sealed in the quiet after it; under unbroken load it still
+seals a batch every BUSY_PAUSE seconds. Stopping seals what it can in `STOP_SECONDS`; the rest
 stays in the store and the next process seals it.
 """
 from __future__ import annotations
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailfrom_sim.sealer")
 
-QUIET_POLL = 0.002  # seconds between looks at the API while it is busy
+QUIET = 0.02  # seconds without a request before the sealer starts
+BUSY_PAUSE = 1.0  # under unbroken load, one batch this often: the backlog still moves
+BATCH = 4  # messages sealed per write (~10 ms): a request arriving meanwhile waits no longer
 STOP_SECONDS = 2.0
 
 
@@ -37,14 +40,21 @@ class Sealer:
 
     def _run(self) -> None:
         simulator = self.simulator
+        last_batch, empty = time.monotonic(), True
         while not self._stop.is_set():
-            if not simulator.wait_unsealed(0.5):
+            if not simulator.unsealed_count():
+                empty = True
+                simulator.wait_unsealed(0.5)
                 continue
-            if self.activity.in_flight:
-                time.sleep(QUIET_POLL)
+            if empty:  # a backlog begins: its first batch under load waits BUSY_PAUSE
+                last_batch, empty = time.monotonic(), False
+            quiet = self.activity.quiet_for()
+            if quiet < QUIET and time.monotonic() - last_batch < BUSY_PAUSE:
+                time.sleep(QUIET - quiet)
                 continue
+            last_batch = time.monotonic()
             try:
-                simulator.seal_backlog()
+                simulator.seal_backlog(BATCH)
             except Exception:  # a failing batch must not end the thread; the rows stay waiting
                 log.exception("sealing failed")
                 self._stop.wait(1.0)

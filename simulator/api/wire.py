@@ -8,7 +8,6 @@ import json
 import logging
 import math
 import re
-import uuid
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
@@ -25,6 +24,7 @@ from ..core.errors import (
 )
 from ..core.model import Scope
 from ..credentials import DEFAULT_ACCOUNT, account_for_access_key
+from ..mail.ids import random_uuid
 from ..models import error_codes, service_model
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def sim() -> "Simulator":
 
 def new_request_id() -> str:
     """A random (version 4) UUID, as AWS's request ids are."""
-    return str(uuid.uuid4())
+    return str(random_uuid())
 
 
 REQUEST_ID_KEY = "mailfrom_sim.request_id"  # in the WSGI environ, set as each request arrives

@@ -6,7 +6,8 @@ Return-Path, then stores it, tells the event stream ("sent") and hands it to the
 A refused message recorded in the outbox is only built.
 
 SES acknowledges a send once it is queued and signs it after; so does the simulator when
-other API requests are being served (`Activity.in_flight > 1`): the outbox row is written
+other API requests are being served (`Activity.in_flight > 1`) or messages are waiting to
+be sealed already: the outbox row is written
 with its *plan* (what sealing needs) and an empty raw message, and the answer goes out.
 The plan is sealed later by the sealer thread (simulator/sealer.py) as soon as no request
 is being served, or by whoever needs it first:
@@ -48,8 +49,9 @@ class Sealing:
 
     # --- at send time ---------------------------------------------------------
     def _defer_sealing(self, count: int) -> bool:
-        """Acknowledge before sealing: other requests are being served and the backlog has room."""
-        return self.activity.in_flight > 1 and self._unsealed + count <= SEAL_BACKLOG
+        """Acknowledge before sealing: other requests are being served or messages wait already
+        (under load a moment with this request alone is common), and the backlog has room."""
+        return (self.activity.in_flight > 1 or self._unsealed > 0) and self._unsealed + count <= SEAL_BACKLOG
 
     @staticmethod
     def _plan(attempt: Attempt) -> dict:
