@@ -11,6 +11,12 @@ wrk (keep-alive, 16 connections, one wrk thread) posts SES v2 SendEmail
         two signatures (d=example.com, d=amazonses.com), SPF, DKIM and DMARC
         all pass.
 Every answer must be a 2xx. Goal (issue 15): signed sends >= 0.6x the unsigned rate.
+
+Under this load both simulators answer before they seal (simulator/service/sealing.py):
+the API rate is what a sending application sees. What signing costs shows in the
+backlog each run leaves: after every run the script waits for it and prints the
+end-to-end rate (messages acknowledged / (run + backlog)), and its ratio to the
+unsigned end-to-end rate, next to the goal's.
 The targets run interleaved, `--rounds` times each; the best run of each is reported.
 Run time: about 4 x rounds x duration seconds plus start-up.
 """
@@ -58,17 +64,17 @@ def prepare(sim: common.Simulator) -> None:
     ok("POST", "/_sim/checks/run", {})
 
 
-def check_results(sim: common.Simulator) -> None:
-    """The last message from each sender carries the expected results (the bench measures the real path)."""
-    status, payload = common.http("GET", f"{sim.url}/_sim/outbox?limit=2000")
+def check_results(sim: common.Simulator, sender: str) -> None:
+    """The run's last message carries the expected results (the bench measures the real path)."""
+    status, payload = common.http("GET", f"{sim.url}/_sim/outbox?limit=1")
     assert status == 200, payload
-    seen = {}
-    for message in payload["data"]["messages"]:
-        seen.setdefault(message["from"], message.get("authentication"))
-    signed = seen.get("app@example.com")
-    assert signed and signed["dmarc"]["result"] == "pass" and [d["result"] for d in signed["dkim"]] == ["pass"] * 2, \
-        signed
-    assert seen.get("app@example.net") and seen["app@example.net"]["dkim"][0]["result"] == "pass", seen
+    message = payload["data"]["messages"][0]
+    assert message["from"] == sender, message["from"]
+    results = message["authentication"]
+    expected = ["pass", "pass"] if sender == "app@example.com" else ["pass"]
+    assert [d["result"] for d in results["dkim"]] == expected, results
+    if sender == "app@example.com":
+        assert results["dmarc"]["result"] == "pass" and results["spf"]["result"] == "pass", results
 
 
 def main() -> int:
@@ -108,23 +114,30 @@ def main() -> int:
                         "POST", body(sender), {"Content-Type": "application/json"}),
                         connections=CONNECTIONS, duration=args.duration)
                     assert figures["errors"] == 0 and figures["non2xx"] == 0, figures["stdout"]
-                    print(f"  {label}: {figures['rps']:.0f} req/s, p99 {common.ms(figures['p99_us'])} ms", flush=True)
+                    waited, seconds = common.wait_sealed(sim)
+                    if sim is signed_sim:
+                        check_results(sim, sender)
+                    figures["end_to_end"] = figures["requests"] / (args.duration + seconds)
+                    print(f"  {label}: {figures['rps']:.0f} req/s, p99 {common.ms(figures['p99_us'])} ms; "
+                          f"{common.sealed_line(figures['requests'], args.duration, waited, seconds)}", flush=True)
                     if label not in best or figures["rps"] > best[label]["rps"]:
                         best[label] = figures
-            check_results(signed_sim)
         finally:
             processes.close()
     base = best[targets[0][0]]["rps"]
+    base_sealed = best[targets[0][0]]["end_to_end"]
     rows = []
     for label, _, _ in targets:
         f = best[label]
         ratio = f["rps"] / base
         rows.append([label, f"{f['rps']:.0f}", common.ms(f["p50_us"]), common.ms(f["p99_us"]), f"{ratio:.2f}x",
-                     "-" if label == targets[0][0] else common.goal(ratio >= GOAL)])
+                     "-" if label == targets[0][0] else common.goal(ratio >= GOAL),
+                     f"{f['end_to_end']:.0f}", f"{f['end_to_end'] / base_sealed:.2f}x"])
     worst = min(best[label]["rps"] / base for label, _, _ in targets[1:])
     common.record_goal("Signed SendEmail (DKIM, SPF/DMARC): >= 0.6x the unsigned rate",
                        f"{worst:.2f}x (the slower signed target)", "-", worst >= GOAL)
-    common.table(["SendEmail", "req/s", "p50 ms", "p99 ms", "vs unsigned", f"goal >= {GOAL}x"], rows,
+    common.table(["SendEmail", "req/s", "p50 ms", "p99 ms", "vs unsigned", f"goal >= {GOAL}x",
+                  "end to end msg/s (run + backlog)", "end to end vs unsigned"], rows,
                  title=f"bench_dkim: SES v2 SendEmail, best of {args.rounds} interleaved {args.duration:g} s runs")
     return 0
 

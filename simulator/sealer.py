@@ -24,6 +24,7 @@ log = logging.getLogger("mailfrom_sim.sealer")
 QUIET = 0.02  # seconds without a request before the sealer starts
 BUSY_PAUSE = 1.0  # under unbroken load, one batch this often: the backlog still moves
 BATCH = 4  # messages sealed per write (~10 ms): a request arriving meanwhile waits no longer
+THREADS = 2  # RSA signing lets go of the interpreter: two threads seal ~1.6x as fast
 STOP_SECONDS = 2.0
 
 
@@ -32,10 +33,12 @@ class Sealer:
         self.simulator = simulator
         self.activity = activity
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mailfrom-sim-sealer", daemon=True)
+        self._threads = [threading.Thread(target=self._run, name=f"mailfrom-sim-sealer-{n}", daemon=True)
+                         for n in range(THREADS)]
 
     def start(self) -> "Sealer":
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def _run(self) -> None:
@@ -63,8 +66,9 @@ class Sealer:
         """Stop; seal what is waiting for up to STOP_SECONDS (requests have stopped by now)."""
         self._stop.set()
         self.simulator.wake_sealer()
-        if self._thread.ident is not None:  # started
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            if thread.ident is not None:  # started
+                thread.join(timeout=5)
         deadline = time.monotonic() + STOP_SECONDS
         try:
             while time.monotonic() < deadline and self.simulator.seal_backlog():

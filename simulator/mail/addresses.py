@@ -7,6 +7,7 @@ of its header field is refused naming the field (`headers.check_field`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
@@ -36,6 +37,13 @@ def parse_address(text: str, field: str = "address") -> tuple[str, str]:
     """
     if not isinstance(text, str):
         raise BadRequestException("Illegal address")
+    return _parse_address(text, field)
+
+
+@lru_cache(maxsize=8192)
+def _parse_address(text: str, field: str) -> tuple[str, str]:
+    """`parse_address` of a string: a pure function, kept for the addresses a sender uses
+    again and again (its own, its usual recipients). A refusal is not kept."""
     check_field(text, field)
     candidate = text.strip()
     # Without "(" there is no comment, and _strip_comments would return the text as is.

@@ -322,7 +322,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
 
     # --- everything -----------------------------------------------------------
     def reset(self) -> None:
-        with self._sweeps.control(interrupt_any=True), self._seal_lock:
+        with self._sweeps.control(interrupt_any=True), self._seal_cv:
             with self._dns_lock:
                 self.store.write(self.store.reset)
                 self.clock.reset()  # in memory only once the store is empty

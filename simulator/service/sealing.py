@@ -42,7 +42,8 @@ SEAL_BATCH = 32  # messages sealed per write by the sealer
 
 class Sealing:
     def _init_sealing(self) -> None:
-        self._seal_lock = threading.Lock()  # one sealer of a given row at a time
+        self._seal_cv = threading.Condition()  # guards `_claimed`; stores and counts sealed rows
+        self._claimed: set[str] = set()  # message ids being sealed right now
         self._unsealed = self.store.count_unsealed()  # waiting plans (from a previous process too)
         self._unsealed_wake = threading.Event()
         self._count_lock = threading.Lock()  # the count alone: a send never waits for a sealing batch
@@ -95,14 +96,24 @@ class Sealing:
 
     def seal_backlog(self, limit: int = SEAL_BATCH, message_ids: list[str] | None = None) -> int:
         """Seal up to `limit` waiting messages, oldest first (or those of `message_ids`); returns
-        how many. Each is stored, announced and relayed as a sealed send would be."""
-        with self._seal_lock:
-            rows = self.store.unsealed_outbox(limit, message_ids)
+        how many. Each is stored, announced and relayed as a sealed send would be.
+
+        Several threads may seal at once (the sealer runs two: RSA signing lets go of the
+        interpreter): each claims its rows first, and asking for rows another claimed waits
+        until that one has stored them."""
+        with self._seal_cv:
+            if message_ids is not None:
+                self._seal_cv.wait_for(lambda: self._claimed.isdisjoint(message_ids))
+            rows = [row for row in self.store.unsealed_outbox(limit + len(self._claimed), message_ids)
+                    if row[0]["message_id"] not in self._claimed][:limit]
             if not rows:
-                if message_ids is None:  # the count ran ahead of a cleared outbox
+                if message_ids is None and not self._claimed:  # the count ran ahead of a cleared outbox
                     with self._count_lock:
                         self._unsealed = self.store.count_unsealed()
                 return 0
+            claimed = {row[0]["message_id"] for row in rows}
+            self._claimed |= claimed
+        try:
             sealed = []
             for entry, relay, raw, plan in rows:
                 try:
@@ -111,11 +122,18 @@ class Sealing:
                     log.exception("sealing message %s failed; it is kept as it was accepted", entry["message_id"])
                     entry = {**entry, "sealing_failed": True}
                 sealed.append((entry, relay, raw))
-            done = self.store.write(lambda tx: [self.store.seal_outbox(tx, e["message_id"], e, r)
-                                                for e, _, r in sealed])
-            kept = [row for row, stored in zip(sealed, done) if stored]  # a cleared outbox keeps none
-            self._count_unsealed(-len(rows))
-        for entry, relay, raw in kept:
+        finally:
+            with self._seal_cv:  # stored, counted and released together (see _recount_unsealed)
+                try:
+                    done = self.store.write(lambda tx: [self.store.seal_outbox(tx, e["message_id"], e, r)
+                                                        for e, _, r in sealed])
+                    self._count_unsealed(-sum(done))
+                finally:
+                    self._claimed -= claimed
+                    self._seal_cv.notify_all()
+        for (entry, relay, raw), stored in zip(sealed, done):
+            if not stored:  # the outbox was cleared meanwhile
+                continue
             if entry["mail_from_decision"] != MailFromDecision.REJECTED.value:  # a refusal was announced when it was made
                 self._publish("sent", **entry, relay=relay)
             if relay == RELAY_PENDING and self.relay is not None:
@@ -130,9 +148,13 @@ class Sealing:
 
     def settle(self) -> None:
         """Seal every waiting message: before a change that would alter how it is sealed."""
-        while self._unsealed and self.seal_backlog(256):
-            pass
+        while self._unsealed:
+            if not self.seal_backlog(256):
+                with self._seal_cv:  # what is left is being sealed by another thread
+                    if not self._claimed:
+                        return
+                    self._seal_cv.wait_for(lambda: not self._claimed)
 
     def _recount_unsealed(self) -> None:
-        with self._seal_lock, self._count_lock:
+        with self._seal_cv, self._count_lock:
             self._unsealed = self.store.count_unsealed()

@@ -130,8 +130,8 @@ class Sending:
         if not sealed and not deferred:
             recorded = [self._sealed_attempt(a) for a in recorded]
         rows = [(a, self._relay_state(a), self._plan(a) if deferred else None) for a in recorded]
-        self.store.write(lambda tx: [self.store.add_outbox(tx, a.entry, relay, a.raw, quota_recipients(a), plan)
-                                     for a, relay, plan in rows])
+        self.store.write(lambda tx: self.store.add_outbox_many(
+            tx, [(a.entry, relay, a.raw, quota_recipients(a), plan) for a, relay, plan in rows]))
         for attempt, relay, _ in rows:
             accepted = isinstance(attempt.verdict, sending.Accepted)
             if deferred and accepted:

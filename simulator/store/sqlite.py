@@ -699,28 +699,41 @@ class Store:
         )
 
     # --- outbox -------------------------------------------------------------
-    @staticmethod
-    def add_outbox(conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int,
+    @classmethod
+    def add_outbox(cls, conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int,
                    plan: dict | None = None) -> None:
-        """Store one send attempt; its relay state lives in its own column, updated as delivery goes;
-        `recipients` is what it counts toward the sending quota; `plan`: not sealed yet (see
-        service/sealing.py), `raw` is then the MIME as composed or empty."""
-        large = len(raw) > LARGE_BLOB_BYTES
-        cursor = conn.execute(
-            "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients, plan) "
-            f"VALUES (?,?,?,?,?,?,?,{'zeroblob(?)' if large else '?'},?,?)",
-            (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-             entry["mail_from_decision"], relay, json.dumps(entry), len(raw) if large else raw, recipients,
-             json.dumps(plan) if plan is not None else None),
-        )
-        if large:  # written in place: a bound copy would stay with the cached statement (see LARGE_BLOB_BYTES)
-            with conn.blobopen("outbox", "raw", cursor.lastrowid) as blob:
-                blob.write(raw)
-        conn.execute(
+        """Store one send attempt (see `add_outbox_many`)."""
+        cls.add_outbox_many(conn, [(entry, relay, raw, recipients, plan)])
+
+    @staticmethod
+    def add_outbox_many(conn: sqlite3.Connection, rows: list[tuple[dict, str, bytes, int, dict | None]]) -> None:
+        """Store send attempts, each `(entry, relay, raw, recipients, plan)`: its relay state lives
+        in its own column, updated as delivery goes; `recipients` is what it counts toward the
+        sending quota; `plan`: not sealed yet (see service/sealing.py), `raw` is then the MIME as
+        composed or empty. One statement for all (a bulk send's 50), the quota's minutes summed."""
+        small, counts = [], {}
+        for entry, relay, raw, recipients, plan in rows:
+            values = (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
+                      entry["mail_from_decision"], relay, json.dumps(entry), raw, recipients,
+                      json.dumps(plan) if plan is not None else None)
+            if len(raw) > LARGE_BLOB_BYTES:  # written in place: a bound copy would stay with the cached statement
+                cursor = conn.execute(
+                    "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, "
+                    "recipients, plan) VALUES (?,?,?,?,?,?,?,zeroblob(?),?,?)", (*values[:7], len(raw), *values[8:]))
+                with conn.blobopen("outbox", "raw", cursor.lastrowid) as blob:
+                    blob.write(raw)
+            else:
+                small.append(values)
+            key = (entry["account"], entry["region"], int(entry["sent_at"] // 60), entry["mail_from_decision"])
+            counts[key] = counts.get(key, 0) + recipients
+        if small:
+            conn.executemany(
+                "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, recipients, "
+                "plan) VALUES (?,?,?,?,?,?,?,?,?,?)", small)
+        conn.executemany(
             "INSERT INTO outbox_counts (account, region, minute, decision, recipients) VALUES (?,?,?,?,?) "
             "ON CONFLICT (account, region, minute, decision) DO UPDATE SET recipients = recipients + excluded.recipients",
-            (entry["account"], entry["region"], int(entry["sent_at"] // 60), entry["mail_from_decision"], recipients),
-        )
+            [(*key, recipients) for key, recipients in counts.items()])
 
     def unsealed_outbox(self, limit: int, message_ids: list[str] | None = None
                         ) -> list[tuple[dict, str, bytes, dict]]:

@@ -264,3 +264,22 @@ def test_messages_acknowledged_before_a_kill_9_are_sealed_by_the_next_process(tm
             assert_sealed(stored[message_id])
     finally:
         second.stop()
+
+
+def test_sealer_threads_and_readers_together_seal_each_message_once(ready):
+    live, sesv2, control = ready
+    with live.events.subscribe() as events:
+        with busy(live):
+            ids = [send(sesv2) for _ in range(40)]
+            assert waiting(control) == 40
+        readers = [threading.Thread(target=lambda: [control.ok("GET", "/_sim/outbox?limit=5") for _ in range(10)])
+                   for _ in range(2)]
+        for reader in readers:  # the two sealer threads start meanwhile
+            reader.start()
+        for reader in readers:
+            reader.join()
+        wait_sealed(control)
+        sent = [e.data["message_id"] for e in events.get_batch(timeout=1, limit=1000) if e.kind == "sent"]
+    assert sorted(sent) == sorted(ids)  # each announced once: sealed once
+    for message in control.ok("GET", "/_sim/outbox?limit=100")["messages"]:
+        assert_sealed(message)
