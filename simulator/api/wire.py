@@ -111,6 +111,22 @@ def _float(text: str):
     return value if math.isfinite(value) else _NonFinite(text)
 
 
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
+_INNERMOST = re.compile(rb"\{\}|\[\]")
+
+
+def _shallow(raw: bytes) -> bool:
+    """True if the JSON text's brackets nest at most MAX_JSON_DEPTH deep: each pass (at C
+    speed) removes the innermost pairs. Brackets inside strings that do not pair up leave
+    some behind: False, and the caller walks the parsed body instead."""
+    brackets = raw.translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return True
+        brackets = _INNERMOST.sub(b"", brackets)
+    return not brackets
+
+
 def _refuse_unsafe(body, error: type[Exception], text_error: type[Exception]) -> None:
     """Raise `error` naming the first member nested deeper than MAX_JSON_DEPTH or holding a
     non-finite number. Iterative, so no input can exhaust the stack."""
@@ -165,9 +181,8 @@ def json_object(error: type[Exception], text_error: type[Exception] | None = Non
         raise error("The request body must be a JSON object.")
     # The walk finds nothing in a body without a non-finite number, without a \u escape or UTF-8's
     # 0xED lead byte (json decodes UTF-8 with surrogatepass), not UTF-16/32 (NULs in its first
-    # bytes) and with fewer brackets than the depth limit.
-    if (unusual or b"\\u" in raw or b"\xed" in raw or b"\x00" in raw[:4]
-            or raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH):
+    # bytes) and whose brackets nest no deeper than the limit.
+    if unusual or b"\\u" in raw or b"\xed" in raw or b"\x00" in raw[:4] or not _shallow(raw):
         _refuse_unsafe(body, error, text_error or error)
     return body
 
