@@ -1,7 +1,7 @@
 """How many API requests are being served at this moment.
 
 The HTTP app counts each request while its view runs (not while a streamed body, such
-as an event stream, is read). Background work that would compete with requests for the
+as an event stream, is read); the SMTP interface counts each message while it stores it. Background work that would compete with requests for the
 interpreter -- sealing accepted mail (service/sealing.py) -- looks here and waits for a
 quiet moment.
 """

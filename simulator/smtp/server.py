@@ -182,6 +182,8 @@ class SmtpInterface:
             return TOO_MANY_RECIPIENTS
         with self._idle:
             self._in_flight += 1
+        activity = self.simulator.activity  # a message being received counts as a request being served
+        activity.enter()
         try:
             send = _send_call(self.simulator, session.auth_data, envelope.mail_from, envelope.rcpt_tos,
                               envelope.original_content)
@@ -196,6 +198,7 @@ class SmtpInterface:
             log.exception("storing a message received over SMTP failed")
             return "451 Temporary service failure"
         finally:
+            activity.leave()
             with self._idle:
                 self._in_flight -= 1
                 self._idle.notify_all()
