@@ -53,8 +53,8 @@ class SseReader(threading.Thread):
                 data = tail + chunk
                 self.events += data.count(b"\nevent: ") - tail.count(b"\nevent: ")
                 tail = data[-8:]
-        except (OSError, ValueError, http.client.HTTPException):
-            pass  # closed by close()
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass  # closed by close() (http.client drops its file mid-read: AttributeError)
 
     def close(self) -> None:
         try:

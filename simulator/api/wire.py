@@ -201,7 +201,11 @@ def optional_string(body: dict, key: str) -> str | None:
 
 
 def json_response(payload: dict, status: int = 200) -> Response:
-    return Response(json.dumps(payload), status=status, mimetype="application/json")
+    return json_text_response(json.dumps(payload), status)
+
+
+def json_text_response(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype="application/json")
 
 
 def aws_error_response(error: AwsError) -> Response:

@@ -231,14 +231,19 @@ def _identity_from_row(row: sqlite3.Row) -> Identity:
 
 
 
+# What names every table the read cache holds rows of: identities and identity_tags ("identit"),
+# accounts, templates, configuration_sets.
+_CACHED_TABLES = ("identit", "accounts", "templates", "configuration_sets")
+
+
 def _writes_cached(sql: str) -> bool:
-    return ("identit" in sql or "accounts" in sql) and sql.lstrip()[:6].upper() != "SELECT"
+    return any(name in sql for name in _CACHED_TABLES) and sql.lstrip()[:6].upper() != "SELECT"
 
 
 class _Connection(sqlite3.Connection):
-    """Notes whether a statement may have written a table the read cache holds rows of:
-    identities, identity_tags (every such name holds "identit") and accounts. Anything but
-    a plain SELECT naming one counts, so a write the store adds later is never missed."""
+    """Notes whether a statement may have written a table the read cache holds rows of
+    (`_CACHED_TABLES`). Anything but a plain SELECT naming one counts, so a write the store
+    adds later is never missed."""
 
     wrote_cached = True
 
@@ -431,7 +436,7 @@ class Store:
                     self._generation += 1
 
     def _cached(self, key: tuple, load: Callable[[], T]) -> T:
-        # Cached tables: identities, identity_tags and accounts (see _Connection).
+        # Cached tables: see _CACHED_TABLES and _Connection.
         """`load()`, or what it gave since the last commit. Reads on the writer's thread
         (inside a transaction, seeing its own uncommitted writes) are never cached."""
         if threading.current_thread() is self._writer:
@@ -856,10 +861,14 @@ class Store:
         return cursor.rowcount == 1
 
     def get_named(self, table: str, account: str, region: str, name: str) -> dict | None:
-        columns = self._NAMED_COLUMNS[table]
-        row = self.conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE account=? AND region=? AND name=?",
-                                (account, region, name)).fetchone()
+        row = self._cached(("named", table, account, region, name),
+                           lambda: self._load_named(table, account, region, name))
         return self._named(row) if row else None
+
+    def _load_named(self, table: str, account: str, region: str, name: str) -> sqlite3.Row | None:
+        columns = self._NAMED_COLUMNS[table]
+        return self.conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE account=? AND region=? AND name=?",
+                                 (account, region, name)).fetchone()
 
     def list_named(self, table: str, account: str, region: str, after: str | None, limit: int) -> list[dict]:
         columns = self._NAMED_COLUMNS[table]

@@ -98,3 +98,17 @@ def test_get_account_reports_the_quota(sesv2):
     account = sesv2.get_account()
     assert account["SendQuota"]["Max24HourSend"] > 0 and account["SendingEnabled"] is True
     assert account["ProductionAccessEnabled"] is True
+
+
+def test_get_email_identity_answers_follow_every_change_and_each_protocol(sesv2, pinpoint):
+    """The answer kept per stored Identity object (rest_json.get_email_identity) is never stale."""
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    first = sesv2.get_email_identity(EmailIdentity="example.com")
+    assert sesv2.get_email_identity(EmailIdentity="example.com")["MailFromAttributes"] == first["MailFromAttributes"]
+    assert "CurrentSigningKeyLength" not in pinpoint.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]
+    sesv2.put_email_identity_mail_from_attributes(EmailIdentity="example.com", MailFromDomain="mail.example.com")
+    assert sesv2.get_email_identity(EmailIdentity="example.com")["MailFromAttributes"]["MailFromDomain"] == \
+        "mail.example.com"
+    sesv2.put_email_identity_dkim_attributes(EmailIdentity="example.com", SigningEnabled=False)
+    assert sesv2.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["SigningEnabled"] is False
+    assert "CurrentSigningKeyLength" in sesv2.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]
