@@ -83,13 +83,11 @@ class Sealing:
     def unsealed_count(self) -> int:
         return self._unsealed
 
-    def wait_unsealed(self, timeout: float) -> bool:
-        """Block until a send leaves a plan to seal (or `timeout`); True if there is one."""
-        if self._unsealed:
-            return True
-        self._unsealed_wake.wait(timeout)
-        self._unsealed_wake.clear()
-        return self._unsealed > 0
+    def wait_unsealed(self, timeout: float) -> None:
+        """Block until a send leaves a plan to seal, or `timeout`."""
+        if not self._unsealed:
+            self._unsealed_wake.wait(timeout)
+            self._unsealed_wake.clear()
 
     def wake_sealer(self) -> None:
         self._unsealed_wake.set()
@@ -132,13 +130,18 @@ class Sealing:
                     self._claimed -= claimed
                     self._seal_cv.notify_all()
         for (entry, relay, raw), stored in zip(sealed, done):
-            if not stored:  # the outbox was cleared meanwhile
-                continue
-            if entry["mail_from_decision"] != MailFromDecision.REJECTED.value:  # a refusal was announced when it was made
-                self._publish("sent", **entry, relay=relay)
-            if relay == RELAY_PENDING and self.relay is not None:
-                self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
+            # Not a row the outbox lost meanwhile (cleared), nor a refusal: announced when it was made.
+            if stored and entry["mail_from_decision"] != MailFromDecision.REJECTED.value:
+                self._announce(entry, relay, raw)
         return len(rows)
+
+    def _announce(self, entry: dict, relay: str, raw: bytes) -> None:
+        """A stored message told to the event stream ("sent", or "rejected" for a recorded
+        refusal) and, if it is to be relayed, handed to the relay: now or once sealed."""
+        accepted = entry["mail_from_decision"] != MailFromDecision.REJECTED.value
+        self._publish("sent" if accepted else "rejected", **entry, relay=relay)
+        if relay == RELAY_PENDING and self.relay is not None:  # (a row from a process that had a relay)
+            self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
 
     def _count_unsealed(self, change: int) -> None:
         with self._count_lock:

@@ -133,13 +133,9 @@ class Sending:
         self.store.write(lambda tx: self.store.add_outbox_many(
             tx, [(a.entry, relay, a.raw, quota_recipients(a), plan) for a, relay, plan in rows]))
         for attempt, relay, _ in rows:
-            accepted = isinstance(attempt.verdict, sending.Accepted)
-            if deferred and accepted:
+            if deferred and isinstance(attempt.verdict, sending.Accepted):
                 continue  # announced and relayed once sealed
-            self._publish("sent" if accepted else "rejected", **attempt.entry, relay=relay)
-            if relay == RELAY_PENDING:
-                self.relay.submit(attempt.message_id, attempt.verdict.envelope_from,
-                                  list(attempt.composed.destinations), attempt.raw)
+            self._announce(attempt.entry, relay, attempt.raw)
         if deferred:
             self._count_unsealed(len(rows))
 
