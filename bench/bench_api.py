@@ -8,9 +8,13 @@ wrk (keep-alive, 16 connections, one wrk thread) drives, one after the other:
   * moto_server   v1 SetIdentityMailFromDomain, its nearest equivalent (moto has no v2 Put)
   * a bare Flask "hello" app on each candidate HTTP server (common.HELLO_SERVERS: granian
     embedded as the simulator runs it, with the simulator's whole pool of 48 threads (16 for
-    the API, 32 kept for event streams); then at 16 app threads each, side by side: granian
-    embedded, granian's own server, waitress, gunicorn gthread, cheroot). The first is the
-    simulator's own ceiling: what it could reach if its Python cost were zero.
+    the API, 32 kept for event streams) and its response class; the same with Flask's default
+    Response; then at 16 app threads each, side by side: granian embedded, granian's own
+    server, waitress, gunicorn gthread, cheroot). The first is the simulator's own ceiling:
+    what it could reach if its Python cost were zero. (Its response class hands a whole body
+    to the server as a list, not as werkzeug's closing iterator; the simulator's answers go
+    that way, so its ceiling does too. With Flask's default Response the bare app is slower,
+    which the second row shows.)
 Before all that, 16 first GetEmailIdentity requests at once on the fresh simulator (cold start).
 
 The simulator is `mailfrom-sim serve` in a child process with a file database in a

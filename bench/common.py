@@ -414,6 +414,7 @@ def machine_line() -> str:
 # rate on 2 cores (and lowers its p99), so the ceiling is measured at the pool it is a ceiling for.
 HELLO_SERVERS = {
     "simulator": "granian, embedded as the simulator runs it (simulator/api/server.py), its whole pool",
+    "simulator-werkzeug": "the same, answering through Flask's default Response",
     "simulator-16": "granian, embedded as the simulator runs it, 16 threads (as the other candidates)",
     "granian": "granian's own server (granian.server, 1 worker process, 16 blocking threads)",
     "waitress": "waitress, threads=16 (the simulator's server before issue 11)",
@@ -437,11 +438,14 @@ def _hello_app():
 def _hello_server(kind: str) -> None:
     app = _hello_app()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    if kind in ("simulator", "simulator-16"):
+    if kind in ("simulator", "simulator-werkzeug", "simulator-16"):
         from simulator.api.server import HttpServer
+        from simulator.api.wire import WholeResponse
         from simulator.runtime import Options
 
-        pool = Options.threads + Options.sse_streams if kind == "simulator" else 16
+        if kind == "simulator":  # the ceiling: the bare app answered the way the simulator answers
+            app.response_class = WholeResponse
+        pool = 16 if kind == "simulator-16" else Options.threads + Options.sse_streams
         server = HttpServer(app, LOOPBACK, 0, threads=pool).start()
         print(f"hello ready: http://{LOOPBACK}:{server.effective_port}/", flush=True)
         threading.Event().wait()

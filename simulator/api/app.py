@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
+from flask.sessions import NullSession, SessionInterface
 from werkzeug.exceptions import NotFound, RequestHeaderFieldsTooLarge
 from werkzeug.routing import PathConverter
 
@@ -17,7 +18,7 @@ from .. import dashboard
 from ..activity import Activity
 from ..models import load_models
 from . import control, query, rest_json, stream
-from .wire import MAX_BODY, REQUEST_ID_KEY, as_aws_error, aws_error_response, new_request_id
+from .wire import MAX_BODY, REQUEST_ID_KEY, WholeResponse, as_aws_error, aws_error_response, new_request_id
 
 if TYPE_CHECKING:
     from ..service import Simulator
@@ -55,8 +56,26 @@ class AnyPath(PathConverter):
     regex = r"[^/](?s:.)*?"
 
 
+class _NoSessions(SessionInterface):
+    """No view here uses Flask's cookie session (the control plane's token is a header):
+    every request gets the one null session, with no cookie parsed or signed."""
+
+    _null = NullSession()
+
+    def open_session(self, app, request):
+        return self._null
+
+    def is_null_session(self, obj) -> bool:
+        return obj is self._null
+
+    def save_session(self, app, session, response) -> None:  # never called: the session is null
+        return None
+
+
 class _App(Flask):
     activity: Activity
+    response_class = WholeResponse
+    session_interface = _NoSessions()
 
     def ensure_sync(self, func):
         """Every view and hook here is a plain function: skip Flask's per-call check for

@@ -14,7 +14,7 @@ from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, Va
 from ..core.model import Scope
 from ..memory import release
 from .guard import guard_control
-from .wire import json_object, sim
+from .wire import WholeResponse, json_object, sim
 
 log = logging.getLogger("mailfrom_sim.api")
 bp = Blueprint("control", __name__, url_prefix="/_sim")
@@ -54,7 +54,7 @@ def unknown_call(unknown: str):
 
 
 def ok(data, status: int = 200) -> Response:
-    return Response(json.dumps({"success": True, "data": data}), status=status, mimetype="application/json")
+    return WholeResponse(json.dumps({"success": True, "data": data}), status=status, mimetype="application/json")
 
 
 # Items serialised per json.dumps call by ok_lists: one call over a 100,000-check sweep's
@@ -68,7 +68,7 @@ def ok_lists(data: dict[str, list]) -> Response:
     for key, items in data.items():
         pieces = [json.dumps(items[start:start + LIST_PIECE])[1:-1] for start in range(0, len(items), LIST_PIECE)]
         fields.append(f"{json.dumps(key)}: [{', '.join(pieces)}]")
-    return Response(f'{{"success": true, "data": {{{", ".join(fields)}}}}}', mimetype="application/json")
+    return WholeResponse(f'{{"success": true, "data": {{{", ".join(fields)}}}}}', mimetype="application/json")
 
 
 def created(object_id: str, at: float, **extra) -> Response:

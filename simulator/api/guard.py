@@ -12,10 +12,11 @@ import hmac
 import ipaddress
 from functools import lru_cache
 
-from flask import current_app, g, request
+from flask import current_app, request
 
 from ..core.errors import AccessDeniedException, Forbidden, Unauthorized, UnsupportedMediaType
 from . import sigv4
+from .wire import CREDENTIAL_KEY
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -67,7 +68,7 @@ def guard_aws() -> None:
         raise AccessDeniedException(reason)
     credentials = current_app.config.get("CREDENTIALS")
     if credentials is not None:
-        g.credential = sigv4.verify(credentials)
+        request.environ[CREDENTIAL_KEY] = sigv4.verify(credentials)
 
 
 def guard_control() -> None:

@@ -31,7 +31,7 @@ from ..models import service_model as wire_service_model
 from ..mail.templates import TemplateContent
 from ..service import VIA_V1
 from .guard import guard_aws
-from .wire import install_error_renderer, mail_from_attributes, request_id, scope, sim
+from .wire import WholeResponse, install_error_renderer, mail_from_attributes, request_id, scope, sim
 
 bp = Blueprint("query", __name__)
 
@@ -235,7 +235,7 @@ def _xml(shape, value) -> str:
 
 
 def _xml_response(body: str, status: int = 200) -> Response:
-    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + body, status=status,
+    return WholeResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, status=status,
                     content_type="text/xml; charset=utf-8")
 
 

@@ -81,8 +81,11 @@ def _wsgi_callback(app):
     def run(proto, scope):
         start_response = _StartResponse()
         body = app(_BASE_ENVIRON | scope, start_response)
-        if isinstance(body, list):
-            proto.response_bytes(start_response.status, start_response.headers, b"".join(body))
+        if isinstance(body, list):  # a whole answer (wire.WholeResponse)
+            data = body[0] if len(body) == 1 else b"".join(body)
+            proto.response_bytes(start_response.status, start_response.headers, data)
+            large = len(data) > TRIM_AFTER_BYTES
+            del data
         elif any(name.lower() == "content-length" for name, _ in start_response.headers):
             # A whole answer (Flask wraps even those in an iterator): one write, not one per item.
             try:

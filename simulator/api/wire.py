@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import (
@@ -78,17 +78,23 @@ def _scope_of(credential: str, default_region: str) -> tuple[str | None, Scope]:
     return key, Scope(account_for_access_key(key), region)
 
 
+SCOPE_KEY = "mailfrom_sim.scope"  # in the WSGI environ, once a view has asked
+CREDENTIAL_KEY = "mailfrom_sim.credential"  # in the WSGI environ: --auth strict's verified key (guard.py)
+
+
 def scope() -> Scope:
-    """(account, region) of this request: from the SigV4 credential scope, else the defaults."""
-    cached = getattr(g, "scope", None)
+    """(account, region) of this request: from the SigV4 credential scope, else the defaults.
+    Kept in the request's environ (one lookup; `flask.g` costs a context-variable hop per use)."""
+    environ = request.environ
+    cached = environ.get(SCOPE_KEY)
     if cached is not None:
         return cached
-    key, found = _scope_of(_credential_part(request.environ.get("HTTP_AUTHORIZATION", "")),
+    key, found = _scope_of(_credential_part(environ.get("HTTP_AUTHORIZATION", "")),
                            current_app.config["DEFAULT_REGION"])
-    credential = getattr(g, "credential", None)  # --auth strict: the verified key's account
+    credential = environ.get(CREDENTIAL_KEY)  # --auth strict: the verified key's account
     if key is not None and credential is not None:
         found = Scope(credential.account, found.region)
-    g.scope = found
+    environ[SCOPE_KEY] = found
     return found
 
 
@@ -204,8 +210,33 @@ def json_response(payload: dict, status: int = 200) -> Response:
     return json_text_response(json.dumps(payload), status)
 
 
+class WholeResponse(Response):
+    """werkzeug's Response, handed to the server the short way when its body is whole in
+    memory (every answer here but the event stream): the body list itself, not a closing
+    iterator over it, and the headers as they are, not a copy checked for Location headers
+    and content lengths that such an answer never needs. Anything else (HEAD, 1xx/204/304,
+    a Location header, a streamed body, close callbacks) goes werkzeug's own way."""
+
+    def _whole(self, environ) -> bool:
+        status = self.status_code
+        return (isinstance(self.response, list) and not self._on_close and status >= 200
+                and status != 204 and status != 304 and environ["REQUEST_METHOD"] != "HEAD")
+
+    def get_wsgi_headers(self, environ):
+        headers = self.headers
+        if self._whole(environ) and "Content-Length" in headers and "Location" not in headers \
+                and "Content-Location" not in headers:
+            return headers
+        return super().get_wsgi_headers(environ)
+
+    def get_app_iter(self, environ):
+        if self._whole(environ):
+            return self.response
+        return super().get_app_iter(environ)
+
+
 def json_text_response(text: str, status: int = 200) -> Response:
-    return Response(text, status=status, mimetype="application/json")
+    return WholeResponse(text, status=status, mimetype="application/json")
 
 
 def aws_error_response(error: AwsError) -> Response:

@@ -121,3 +121,27 @@ def test_a_flood_of_idle_and_trickling_connections_does_not_lock_out_a_new_clien
     finally:
         for conn in connections:
             conn.close()
+
+
+def test_whole_answers_keep_their_length_and_head_gets_none(endpoint):
+    """Answers handed to the server whole (wire.WholeResponse): the length the headers state
+    is the body's, in each protocol and for errors; HEAD gets the headers and no body."""
+    auth = {"Authorization": AUTH_HEADER}
+    status, headers, body = call(endpoint + "/v2/email/identities", "POST",
+                                 json.dumps({"EmailIdentity": "whole.example"}).encode(),
+                                 {**auth, "Content-Type": "application/json"})
+    assert status == 200 and int(headers["Content-Length"]) == len(body) and json.loads(body)["IdentityType"]
+    status, headers, body = call(endpoint + "/v2/email/identities/whole.example", headers=auth)
+    assert status == 200 and int(headers["Content-Length"]) == len(body)
+    assert json.loads(body)["IdentityType"] == "DOMAIN"
+    status, headers, body = call(endpoint + "/v2/email/identities/nobody.example", headers=auth)
+    assert rest_json_error(status, headers, body) == ("NotFoundException", 404)
+    assert int(headers["Content-Length"]) == len(body)
+    status, headers, body = call(endpoint + "/?Action=ListIdentities&Version=2010-12-01", headers=auth)
+    assert status == 200 and int(headers["Content-Length"]) == len(body)
+    assert ElementTree.fromstring(body).tag == f"{NS}ListIdentitiesResponse"
+
+    reply = raw_exchange(endpoint, b"HEAD /v2/email/identities/whole.example HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   b"Authorization: " + AUTH_HEADER.encode() + b"\r\nConnection: close\r\n\r\n")
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest == b"", reply[:300]
