@@ -136,6 +136,14 @@ def main() -> int:
     worst = min(best[label]["rps"] / base for label, _, _ in targets[1:])
     common.record_goal("Signed SendEmail (DKIM, SPF/DMARC): >= 0.6x the unsigned rate",
                        f"{worst:.2f}x (the slower signed target)", "-", worst >= GOAL)
+    # The issue's own words: SendEmail "with and without a SUCCESS DKIM identity". Without one,
+    # a message still carries SES's amazonses.com signature; with one, the domain's too.
+    with_, without = best[targets[2][0]], best[targets[1][0]]
+    common.record_goal("SendEmail with a SUCCESS DKIM identity: >= 0.6x without one, end to end",
+                       f"{with_['end_to_end'] / without['end_to_end']:.2f}x ({with_['end_to_end']:.0f} vs "
+                       f"{without['end_to_end']:.0f} msg/s; vs --mail-auth off "
+                       f"{with_['end_to_end'] / base_sealed:.2f}x)", "-",
+                       with_["end_to_end"] / without["end_to_end"] >= GOAL)
     common.table(["SendEmail", "req/s", "p50 ms", "p99 ms", "vs unsigned", f"goal >= {GOAL}x",
                   "end to end msg/s (run + backlog)", "end to end vs unsigned"], rows,
                  title=f"bench_dkim: SES v2 SendEmail, best of {args.rounds} interleaved {args.duration:g} s runs")
