@@ -218,14 +218,15 @@ class WholeResponse(Response):
     a Location header, a streamed body, close callbacks) goes werkzeug's own way."""
 
     def _whole(self, environ) -> bool:
+        """A body set whole (`set_data`, which also sets Content-Length: bytes, not text)."""
         status = self.status_code
         return (isinstance(self.response, list) and not self._on_close and status >= 200
-                and status != 204 and status != 304 and environ["REQUEST_METHOD"] != "HEAD")
+                and status != 204 and status != 304 and environ["REQUEST_METHOD"] != "HEAD"
+                and "Content-Length" in self.headers)
 
     def get_wsgi_headers(self, environ):
         headers = self.headers
-        if self._whole(environ) and "Content-Length" in headers and "Location" not in headers \
-                and "Content-Location" not in headers:
+        if self._whole(environ) and "Location" not in headers and "Content-Location" not in headers:
             return headers
         return super().get_wsgi_headers(environ)
 
