@@ -236,7 +236,7 @@ def _xml(shape, value) -> str:
 
 def _xml_response(body: str, status: int = 200) -> Response:
     return WholeResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, status=status,
-                    content_type="text/xml; charset=utf-8")
+                         content_type="text/xml; charset=utf-8")
 
 
 def result_response(operation: str, result: dict) -> Response:

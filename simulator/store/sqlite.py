@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 from ..core import machine
+from . import jsontext
 from ..core.model import (
     CHECK_MAIL_FROM,
     CHECK_VERIFICATION,
@@ -719,8 +720,8 @@ class Store:
         small, counts = [], {}
         for entry, relay, raw, recipients, plan in rows:
             values = (entry["message_id"], entry["account"], entry["region"], entry["sent_at"],
-                      entry["mail_from_decision"], relay, json.dumps(entry), raw, recipients,
-                      json.dumps(plan) if plan is not None else None)
+                      entry["mail_from_decision"], relay, jsontext.dumps(entry), raw, recipients,
+                      jsontext.dumps(plan) if plan is not None else None)
             if len(raw) > LARGE_BLOB_BYTES:  # written in place: a bound copy would stay with the cached statement
                 cursor = conn.execute(
                     "INSERT INTO outbox (message_id, account, region, sent_at, decision, relay, entry, raw, "
@@ -751,7 +752,7 @@ class Store:
             marks = ",".join("?" * len(message_ids))
             rows = self.conn.execute(f"SELECT entry, relay, raw, plan FROM outbox WHERE message_id IN ({marks}) "
                                      "AND plan IS NOT NULL ORDER BY seq LIMIT ?", (*message_ids, limit)).fetchall()
-        return [(json.loads(entry), relay, raw, json.loads(plan)) for entry, relay, raw, plan in rows]
+        return [(jsontext.loads(entry), relay, raw, jsontext.loads(plan)) for entry, relay, raw, plan in rows]
 
     def unsealed_in_page(self, account: str, region: str, limit: int, before: int | None) -> list[str]:
         """The newest `limit` unsealed rows older than seq `before`: every unsealed row of that page."""
@@ -766,7 +767,7 @@ class Store:
         cursor = conn.execute(
             f"UPDATE outbox SET entry=?, raw={'zeroblob(?)' if large else '?'}, plan=NULL "
             "WHERE message_id=? AND plan IS NOT NULL RETURNING seq",
-            (json.dumps(entry), len(raw) if large else raw, message_id))
+            (jsontext.dumps(entry), len(raw) if large else raw, message_id))
         row = cursor.fetchone()
         cursor.close()
         if row is None:
@@ -799,12 +800,12 @@ class Store:
             if raw_budget is None or spent + size <= raw_budget:
                 raw = self.conn.execute("SELECT raw FROM outbox WHERE seq=?", (seq,)).fetchone()[0]
                 spent += size
-            page.append((seq, json.loads(entry), relay, raw, size))
+            page.append((seq, jsontext.loads(entry), relay, raw, size))
         return page
 
     def outbox_entry(self, message_id: str) -> tuple[dict, str, bytes] | None:
         row = self.conn.execute("SELECT entry, relay, raw FROM outbox WHERE message_id=?", (message_id,)).fetchone()
-        return (json.loads(row[0]), row[1], row[2]) if row else None
+        return (jsontext.loads(row[0]), row[1], row[2]) if row else None
 
     def count_sent_since(self, account: str, region: str, since: float, rejected: str) -> int:
         """Recipients (To + Cc + Bcc) of the outbox entries since `since` whose decision is not
@@ -824,7 +825,7 @@ class Store:
         # Not a row waiting to be sealed: the sealer hands it to the relay once it is.
         rows = self.conn.execute("SELECT entry, raw FROM outbox WHERE relay=? AND plan IS NULL ORDER BY seq",
                                  (relay,)).fetchall()
-        return [(json.loads(r[0]), r[1]) for r in rows]
+        return [(jsontext.loads(r[0]), r[1]) for r in rows]
 
     @staticmethod
     def clear_outbox(conn: sqlite3.Connection, account: str | None = None, region: str | None = None) -> None:
