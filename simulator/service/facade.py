@@ -330,7 +330,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
                     self.zone.clear()
                 if self.authenticator is not None:
                     self.authenticator.reset()
-                self._unsealed = 0  # the outbox is empty
+                self._recount_unsealed()  # the outbox is empty; a send committed meanwhile is counted
         self._publish("reset")
 
     # --- events (SSE, dashboard, logs) ------------------------------------------

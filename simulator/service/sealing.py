@@ -12,9 +12,10 @@ with its *plan* (what sealing needs) and an empty raw message, and the answer go
 The plan is sealed later by the sealer thread (simulator/sealer.py) as soon as no request
 is being served, or by whoever needs it first:
   * an outbox read seals the rows it returns (`outbox_page`, `raw_message`);
-  * anything that would change a seal's result (DNS records and faults, an identity's
-    DKIM, the clock, a reset) seals every waiting message first, so a message is sealed
-    against the state it was sent in;
+  * anything that would change a seal's result (a DNS record or fault added or removed,
+    an identity deleted with its DKIM keys) seals every waiting message first, so a
+    message is sealed against the state it was sent in (the signer, and the time it is
+    stamped with, are in its plan and entry already);
   * past `SEAL_BACKLOG` waiting messages, sends seal as they come (back-pressure).
 A quiet simulator -- one client at a time, the scenario runner, the tests -- seals each
 message before answering, exactly as before. A plan is durable: after a crash the next
@@ -29,7 +30,6 @@ import logging
 import threading
 
 from .. import mail
-from ..core import sending
 from ..core.model import MailFromDecision
 
 from .common import RELAY_PENDING, Attempt
@@ -57,14 +57,13 @@ class Sealing:
     @staticmethod
     def _plan(attempt: Attempt) -> dict:
         """What sealing `attempt` needs besides its outbox entry and raw bytes (JSON, stored)."""
-        return {"recipe": attempt.composed.recipe, "accepted": isinstance(attempt.verdict, sending.Accepted),
-                "signer": attempt.signer}
+        return {"recipe": attempt.composed.recipe, "signer": attempt.signer}
 
     def _seal(self, entry: dict, plan: dict, raw: bytes) -> tuple[dict, bytes]:
         """The sealed entry and raw message, from a plan (see the module's docstring)."""
         if plan["recipe"] is not None:
             raw = mail.build_from_simple(**plan["recipe"]).mime_bytes  # checked when the send was accepted
-        if not plan["accepted"]:
+        if not _accepted(entry):  # a refusal recorded in the outbox is only built
             return entry, raw
         stamped = mail.stamp_message(raw, entry["message_id"], entry["region"], entry["sent_at"])
         if self.authenticator is not None:  # DKIM-signed, and the receiver's Authentication-Results on top
@@ -106,8 +105,7 @@ class Sealing:
                     if row[0]["message_id"] not in self._claimed][:limit]
             if not rows:
                 if message_ids is None and not self._claimed:  # the count ran ahead of a cleared outbox
-                    with self._count_lock:
-                        self._unsealed = self.store.count_unsealed()
+                    self._recount_unsealed()
                 return 0
             claimed = {row[0]["message_id"] for row in rows}
             self._claimed |= claimed
@@ -131,15 +129,14 @@ class Sealing:
                     self._seal_cv.notify_all()
         for (entry, relay, raw), stored in zip(sealed, done):
             # Not a row the outbox lost meanwhile (cleared), nor a refusal: announced when it was made.
-            if stored and entry["mail_from_decision"] != MailFromDecision.REJECTED.value:
+            if stored and _accepted(entry):
                 self._announce(entry, relay, raw)
         return len(rows)
 
     def _announce(self, entry: dict, relay: str, raw: bytes) -> None:
         """A stored message told to the event stream ("sent", or "rejected" for a recorded
         refusal) and, if it is to be relayed, handed to the relay: now or once sealed."""
-        accepted = entry["mail_from_decision"] != MailFromDecision.REJECTED.value
-        self._publish("sent" if accepted else "rejected", **entry, relay=relay)
+        self._publish("sent" if _accepted(entry) else "rejected", **entry, relay=relay)
         if relay == RELAY_PENDING and self.relay is not None:  # (a row from a process that had a relay)
             self.relay.submit(entry["message_id"], entry["envelope_from"], entry["destinations"], raw)
 
@@ -161,3 +158,8 @@ class Sealing:
     def _recount_unsealed(self) -> None:
         with self._seal_cv, self._count_lock:
             self._unsealed = self.store.count_unsealed()
+
+
+def _accepted(entry: dict) -> bool:
+    """An outbox entry of a sent message, not of a refusal recorded under REJECT_MESSAGE."""
+    return entry["mail_from_decision"] != MailFromDecision.REJECTED.value

@@ -231,7 +231,6 @@ def _identity_from_row(row: sqlite3.Row) -> Identity:
     )
 
 
-
 # What names every table the read cache holds rows of: identities and identity_tags ("identit"),
 # accounts, templates, configuration_sets.
 _CACHED_TABLES = ("identit", "accounts", "templates", "configuration_sets")
@@ -261,6 +260,7 @@ class _Connection(sqlite3.Connection):
     def executescript(self, script):
         self.wrote_cached = True
         return super().executescript(script)
+
 
 class _QueuedWrite:
     __slots__ = ("work", "done", "result", "error")
@@ -437,9 +437,9 @@ class Store:
                     self._generation += 1
 
     def _cached(self, key: tuple, load: Callable[[], T]) -> T:
-        # Cached tables: see _CACHED_TABLES and _Connection.
-        """`load()`, or what it gave since the last commit. Reads on the writer's thread
-        (inside a transaction, seeing its own uncommitted writes) are never cached."""
+        """`load()`, or what it gave since the last commit that wrote a cached table
+        (`_CACHED_TABLES`, `_Connection`). Reads on the writer's thread (inside a
+        transaction, seeing its own uncommitted writes) are never cached."""
         if threading.current_thread() is self._writer:
             return load()
         generation = self._generation
@@ -705,12 +705,6 @@ class Store:
         )
 
     # --- outbox -------------------------------------------------------------
-    @classmethod
-    def add_outbox(cls, conn: sqlite3.Connection, entry: dict, relay: str, raw: bytes, recipients: int,
-                   plan: dict | None = None) -> None:
-        """Store one send attempt (see `add_outbox_many`)."""
-        cls.add_outbox_many(conn, [(entry, relay, raw, recipients, plan)])
-
     @staticmethod
     def add_outbox_many(conn: sqlite3.Connection, rows: list[tuple[dict, str, bytes, int, dict | None]]) -> None:
         """Store send attempts, each `(entry, relay, raw, recipients, plan)`: its relay state lives

@@ -26,7 +26,8 @@ def test_the_quota_matches_a_sum_over_the_outbox_for_any_window(tmp_path):
     rng = random.Random(7)
     rows = [entry(n, 1_000_000 + rng.uniform(0, 3 * 86400), rng.choice(["111111111111", "222222222222"]),
                   rng.choice(["custom", "default", REJECTED])) for n in range(600)]
-    store.write(lambda tx: [Store.add_outbox(tx, e, "none", b"raw", 1 + n % 4) for n, e in enumerate(rows)])
+    store.write(lambda tx: [Store.add_outbox_many(tx, [(e, "none", b"raw", 1 + n % 4, None)])
+                            for n, e in enumerate(rows)])
     starts = [1_000_000 + rng.uniform(-100, 3 * 86400 + 100) for _ in range(40)] + [1_000_000 + 60 * 100]
     for since in starts:
         for account in ("111111111111", "222222222222"):
