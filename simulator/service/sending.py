@@ -44,9 +44,10 @@ class Sending:
         composed, template = self._compose(scope, from_address, destination, content, reply_to, max_bytes,
                                            max_recipients)
         written = from_address.strip() if from_address else composed.from_address
-        attempt = self._attempt(scope, composed, written, self._identity_chain(scope, composed.from_address),
-                                self.account_settings(scope)["sandbox"],
-                                {"via": via, "template": template, "configuration_set": configuration_set})
+        chain = self._identity_chain(scope, composed.from_address)
+        attempt = self._attempt(scope, composed, written, chain, self.account_settings(scope)["sandbox"],
+                                {"via": via, "template": template, "configuration_set": configuration_set},
+                                _signer_ref(chain))
         self._commit(scope, [attempt])
         if isinstance(attempt.verdict, sending.Rejected):
             raise attempt.verdict.error
@@ -88,14 +89,16 @@ class Sending:
             raise sender_check.error  # the sender is not verified: the whole call is refused
         sandbox = self.account_settings(scope)["sandbox"]
         extra = {"via": via, "template": name, "configuration_set": configuration_set}
-        attempts = [self._attempt(scope, composed, written, chain, sandbox, extra) for composed in composed_all]
+        signer = _signer_ref(chain)  # one sender: one signer for every entry
+        attempts = [self._attempt(scope, composed, written, chain, sandbox, extra, signer) for composed in composed_all]
         self._commit(scope, attempts)
         return [BulkResult.of(attempt) for attempt in attempts]
 
     def _attempt(self, scope: Scope, composed: mail.ComposedMessage, written_from: str,
-                 chain: list[Identity], sandbox: bool, extra: dict) -> "Attempt":
+                 chain: list[Identity], sandbox: bool, extra: dict, signer: tuple | None) -> "Attempt":
         """One message through the send decision, with the outbox entry it leaves (if any); not
-        sealed yet (service/sealing.py): `raw` is the MIME as composed, or empty (`composed.recipe`)."""
+        sealed yet (service/sealing.py): `raw` is the MIME as composed, or empty (`composed.recipe`).
+        `signer`: `_signer_ref(chain)`, the Easy DKIM signer an accepted message is sealed with."""
         message_id = mail.new_message_id()
         recipient_chains = {r: self._identity_chain(scope, r) for r in composed.destinations} if sandbox else None
         verdict = sending.decide(sending.SendFacts(written_from, composed.from_address, chain, scope.region,
@@ -109,9 +112,7 @@ class Sending:
             return Attempt(message_id, composed, verdict, entry, composed.mime_bytes)
         entry = self._outbox_entry(scope, message_id, now, composed, verdict, verdict.envelope_from, verdict.decision,
                                    extra)
-        signer = mailauth.domain_signer(chain)
-        return Attempt(message_id, composed, verdict, entry, composed.mime_bytes,
-                       (signer.name, tuple(signer.dkim_tokens)) if signer is not None else None)
+        return Attempt(message_id, composed, verdict, entry, composed.mime_bytes, signer)
 
     def _commit(self, scope: Scope, attempts: list["Attempt"], sealed: bool = False) -> None:
         """Record every attempt that leaves an outbox entry in one write, then relay the accepted.
@@ -198,3 +199,8 @@ class Sending:
             "sent_at": now, **extra,
         }
 
+
+def _signer_ref(chain: list[Identity]) -> tuple[str, tuple[str, ...]] | None:
+    """The domain identity whose Easy DKIM signs mail from the sender of `chain`, as a plan keeps it."""
+    signer = mailauth.domain_signer(chain)
+    return (signer.name, tuple(signer.dkim_tokens)) if signer is not None else None
