@@ -131,16 +131,19 @@ def _wait_for_line(process: subprocess.Popen, pattern: str, timeout: float, what
 class Simulator:
     """`mailfrom-sim serve` as a child process on ephemeral loopback ports."""
 
-    def __init__(self, processes: Processes, db: str, *extra: str):
+    def __init__(self, processes: Processes, db: str, *extra: str, prelude: str = ""):
         self.processes = processes
         self.db = db
         self.extra = extra
+        self.prelude = prelude  # Python run in the child before the CLI (a measurement's stand-in)
         self.process: subprocess.Popen | None = None
         self.url = self.dns = ""
 
     def start(self, timeout: float = 30.0) -> "Simulator":
+        launch = (["-c", f"{self.prelude}\nimport sys\nfrom simulator.cli import main\nsys.exit(main())"]
+                  if self.prelude else ["-m", "simulator.cli"])
         self.process = self.processes.add(subprocess.Popen(
-            [PYTHON, "-m", "simulator.cli", "serve", "--host", LOOPBACK, "--port", "0", "--dns-port", "0",
+            [PYTHON, *launch, "serve", "--host", LOOPBACK, "--port", "0", "--dns-port", "0",
              "--smtp-port", "0", "--db", self.db, *self.extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
