@@ -41,6 +41,7 @@ XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
 MAX_FIELDS = 10_000  # far above any real request (50 recipients, 100 identities)
 MAX_IDENTITIES = 100  # GetIdentity*Attributes: AWS's limit, not in the model
 MAX_LIST_ITEMS = 1000
+MAX_DEPTH = 16  # dotted segments of a form key the parser reads; the ses model's deepest has 8 (a test checks)
 
 _INDEX = re.compile(r"^[1-9][0-9]{0,5}$")
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")
@@ -71,18 +72,24 @@ class _Parser:
         self.form = form
         self.missing: list[str] = []
         self.violations: list[str] = []
-        # Every dotted prefix of a field ("a." and "a.b." of "a.b.c"), and the numbered items
-        # below each: built once, so a list or an absent structure is found without scanning
-        # the form (a 50-entry SendBulkTemplatedEmail has ~100 fields and ~40 lists).
+        # The dotted prefixes of each field ("a." and "a.b." of "a.b.c"), and the numbered
+        # items below each: built once, so a list or an absent structure is found without
+        # reading the whole form (a 50-entry SendBulkTemplatedEmail has ~100 fields and looks
+        # for ~200 lists). At most MAX_DEPTH prefixes a field: no key of the model is deeper,
+        # and a hostile field of many dots costs no more than its length times MAX_DEPTH.
         self._prefixes: set[str] = set()
         self._items: dict[str, dict[int, str]] = {}
         for field in form:
-            parts = field.split(".")
-            for end in range(1, len(parts)):
-                prefix = ".".join(parts[:end]) + "."
+            dot = -1
+            for _ in range(MAX_DEPTH):
+                dot = field.find(".", dot + 1)
+                if dot < 0:
+                    break
+                prefix = field[:dot + 1]
                 self._prefixes.add(prefix)
-                if _INDEX.match(parts[end]):
-                    self._items.setdefault(prefix, {})[int(parts[end])] = prefix + parts[end]
+                segment = field[dot + 1:].partition(".")[0]
+                if _INDEX.match(segment):
+                    self._items.setdefault(prefix, {})[int(segment)] = prefix + segment
 
     def parse(self, shape, key: str, path: str):
         kind = shape.type_name

@@ -4,7 +4,7 @@ import urllib.parse
 
 from botocore.serialize import create_serializer
 
-from simulator.api.query import _Parser, service_model
+from simulator.api.query import MAX_DEPTH, _Parser, service_model
 
 
 def round_trip(operation: str, params: dict) -> dict:
@@ -51,3 +51,34 @@ def test_fields_that_are_not_items_are_ignored():
                       "Destination.ToAddresses.member.2": "two@example.org",
                       "Destination.ToAddresses.member.x": "x@example.org"}).parse(model.input_shape, "", "")
     assert parsed["Destination"] == {"ToAddresses": ["two@example.org"]}
+
+
+def _depth(shape, seen=()) -> int:
+    """Dotted segments of the deepest form key botocore can send for `shape`."""
+    if shape.name in seen:
+        raise AssertionError(f"recursive shape {shape.name}")
+    seen = (*seen, shape.name)
+    if shape.type_name == "structure":
+        return 1 + max((_depth(member, seen) for member in shape.members.values()), default=0)
+    if shape.type_name == "list":
+        return (1 if shape.serialization.get("flattened") else 2) + _depth(shape.member, seen)
+    if shape.type_name == "map":
+        return 3 + max(_depth(shape.key, seen), _depth(shape.value, seen))
+    return 0
+
+
+def test_no_key_of_the_model_is_deeper_than_the_parser_reads():
+    model = service_model()
+    deepest = max(_depth(model.operation_model(name).input_shape)
+                  for name in model.operation_names if model.operation_model(name).input_shape is not None)
+    # SendBounce's BouncedRecipientInfoList.member.1.RecipientDsnFields.ExtensionFields.member.1.Name
+    assert 8 <= deepest <= MAX_DEPTH
+
+
+def test_a_field_of_many_dots_is_read_to_max_depth_only():
+    hostile = "Destination." + ".".join(["1"] * 100_000)
+    parser = _Parser({hostile: "x", "Source": "a@example.com"})
+    assert len(parser._prefixes) == MAX_DEPTH and max(map(len, parser._prefixes)) < 2 * MAX_DEPTH + 12
+    model = service_model().operation_model("SendEmail")
+    parser.parse(model.input_shape, "", "")
+    assert "Destination" in parser.missing and "Message" in parser.missing
