@@ -2,7 +2,9 @@
 the standard `email` package (EmailMessage, the SMTP policy: CRLF, 78 columns)."""
 from __future__ import annotations
 
+import random
 import re
+import sys
 from typing import NamedTuple
 from email import policy as email_policy
 from email.errors import HeaderParseError
@@ -169,7 +171,7 @@ def _render(prepared: _Prepared, max_bytes: int, boundary: str | None) -> Compos
     if len(texts) == 1:
         message.set_content(texts[0][1], **texts[0][0])
     else:
-        message.make_alternative(boundary=boundary)
+        message.make_alternative(boundary=boundary or _boundary(texts))
         for options, text in texts:
             part = MIMEPart(policy=_POLICY)
             part.set_content(text, **options)
@@ -181,6 +183,17 @@ def _render(prepared: _Prepared, max_bytes: int, boundary: str | None) -> Compos
     mime_bytes = message.as_bytes()
     check_size(len(mime_bytes), max_bytes)
     return ComposedMessage(prepared.sender[1], *prepared.recipients, prepared.subject, mime_bytes)
+
+
+def _boundary(texts: list[tuple[dict, str]]) -> str:
+    """A multipart/alternative boundary in the `email` package's own form, found in none of
+    the parts. Left to the generator, it is checked with a regular expression compiled
+    for each message (~0.1 ms a message, a tenth of building one). A text that cannot hold
+    it cannot hold it as a line either: quoted-printable writes "=" as "=3D"."""
+    while True:
+        boundary = f"==============={random.randrange(sys.maxsize):019d}=="
+        if not any(boundary in text for _, text in texts):
+            return boundary
 
 
 class _HeaderText(str):

@@ -468,3 +468,19 @@ def test_errors_are_the_core_aws_errors_with_their_v1_spelling():
     with pytest.raises(MessageRejected) as rejected:
         parse_raw(b"From: a@example.com\r\nTo: b@example.org\r\n\r\n" + b"x" * 100, None, None, max_bytes=100)
     assert rejected.value.query_code == "MessageRejected"
+
+
+def test_a_multipart_boundary_is_never_one_of_the_parts_lines(monkeypatch):
+    # The first boundary drawn is written as a line in the text part; the next is used.
+    from simulator.mail import compose
+
+    draws = iter([1, 2])
+    monkeypatch.setattr(compose.random, "randrange", lambda _: next(draws))
+    first, second = (f"==============={n:019d}==" for n in (1, 2))
+    text = f"before\n--{first}\nafter\n"
+    message = build_from_simple("a@example.com", {"ToAddresses": ["b@example.org"]},
+                                {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": text}, "Html": {"Data": "<p>h</p>"}}})
+    parsed = email.message_from_bytes(message.mime_bytes, policy=policy.default)
+    assert parsed.get_boundary() == second
+    parts = [part.get_content() for part in parsed.iter_parts()]
+    assert parts[0].replace("\r\n", "\n") == text and parts[1].strip() == "<p>h</p>"
