@@ -72,7 +72,7 @@ def build_from_simple(
     than N bytes long: 'SIZE'.".
 
     `boundary` fixes the multipart/alternative boundary (tests pin it); by default
-    the `email` package makes a fresh one for each message.
+    each message gets a fresh one, in the `email` package's form (`_boundary`).
     """
     prepared = _prepare(from_address, destination, simple, reply_to, max_recipients)
     return _render(prepared, max_bytes, boundary)
