@@ -81,13 +81,9 @@ def _wsgi_callback(app):
     def run(proto, scope):
         start_response = _StartResponse()
         body = app(_BASE_ENVIRON | scope, start_response)
-        if isinstance(body, list):  # a whole answer (wire.WholeResponse)
-            data = body[0] if len(body) == 1 else b"".join(body)
-            proto.response_bytes(start_response.status, start_response.headers, data)
-            large = len(data) > TRIM_AFTER_BYTES
-            del data
-        elif any(name.lower() == "content-length" for name, _ in start_response.headers):
-            # A whole answer (Flask wraps even those in an iterator): one write, not one per item.
+        if isinstance(body, list) or any(name.lower() == "content-length" for name, _ in start_response.headers):
+            # A whole answer: one write, not one per item. wire.WholeResponse hands over its body
+            # list (one item: joined without a copy); werkzeug's own path, a closing iterator.
             try:
                 data = b"".join(body)
             finally:
