@@ -14,7 +14,7 @@ from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, Va
 from ..core.model import Scope
 from ..memory import release
 from .guard import guard_control
-from .wire import WholeResponse, json_object, sim
+from .wire import WholeResponse, json_object, json_response, json_text_response, sim
 
 log = logging.getLogger("mailfrom_sim.api")
 bp = Blueprint("control", __name__, url_prefix="/_sim")
@@ -22,8 +22,7 @@ bp.before_request(guard_control)
 
 
 def envelope_error(code: str, message: str, status: int) -> Response:
-    return Response(json.dumps({"success": False, "error": {"code": code, "message": message}}),
-                    status=status, mimetype="application/json")
+    return json_response({"success": False, "error": {"code": code, "message": message}}, status)
 
 
 @bp.errorhandler(Exception)
@@ -54,7 +53,7 @@ def unknown_call(unknown: str):
 
 
 def ok(data, status: int = 200) -> Response:
-    return WholeResponse(json.dumps({"success": True, "data": data}), status=status, mimetype="application/json")
+    return json_response({"success": True, "data": data}, status)
 
 
 # Items serialised per json.dumps call by ok_lists: one call over a 100,000-check sweep's
@@ -68,7 +67,7 @@ def ok_lists(data: dict[str, list]) -> Response:
     for key, items in data.items():
         pieces = [json.dumps(items[start:start + LIST_PIECE])[1:-1] for start in range(0, len(items), LIST_PIECE)]
         fields.append(f"{json.dumps(key)}: [{', '.join(pieces)}]")
-    return WholeResponse(f'{{"success": true, "data": {{{", ".join(fields)}}}}}', mimetype="application/json")
+    return json_text_response(f'{{"success": true, "data": {{{", ".join(fields)}}}}}')
 
 
 def created(object_id: str, at: float, **extra) -> Response:
@@ -223,7 +222,7 @@ def clear_outbox():
 
 @bp.get("/outbox/<message_id>/raw")
 def raw_message(message_id: str):
-    return Response(sim().raw_message(message_id), mimetype="message/rfc822")
+    return WholeResponse(sim().raw_message(message_id), mimetype="message/rfc822")
 
 
 @bp.post("/outbox/<message_id>/relay")

@@ -5,11 +5,9 @@ the fragments an event touches. Views are thin: they read through the facade
 """
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, redirect, render_template, request
 
-from ..api.control import render_error, sim_scope
+from ..api.control import ok, render_error, sim_scope
 from ..api.wire import sim as _sim
 from . import model
 from .diagram import state_diagram_svg
@@ -61,7 +59,7 @@ def fragments():
     wanted = [p for p in request.args.get("parts", "").split(",") if p in FRAGMENTS]
     context = _context(wanted)
     html = {part: render_template(f"dashboard/_{part}.html", **context) for part in wanted}
-    return Response(json.dumps({"success": True, "data": html}), mimetype="application/json")
+    return ok(html)
 
 
 def wants_dashboard() -> bool:
