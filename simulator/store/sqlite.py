@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 from ..core import machine
-from . import jsontext
 from ..core.model import (
     CHECK_MAIL_FROM,
     CHECK_VERIFICATION,
@@ -32,6 +31,7 @@ from ..core.model import (
     VerificationMethod,
     VerificationStatus,
 )
+from . import jsontext
 
 T = TypeVar("T")
 
