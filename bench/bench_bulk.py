@@ -100,6 +100,22 @@ def check_once(url: str, body: str, headers: dict, expect: str) -> None:
         assert text.count(expect) == ENTRIES, (url, text.count(expect), text[:500])
 
 
+def measure(url: str, body: str, headers: dict, per_request: int, duration: float, warmup: float) -> dict:
+    """wrk's figures for POSTing `body` (after `warmup` seconds unmeasured), with messages/s."""
+    script = common.wrk_script("POST", body, headers)
+    if warmup:
+        common.run_wrk(url, script, connections=CONNECTIONS, duration=warmup)
+    figures = common.run_wrk(url, script, connections=CONNECTIONS, duration=duration, timeout_s=10)
+    figures["messages"] = figures["rps"] * per_request
+    return figures
+
+
+def report(label: str, figures: dict, sealed: str = "") -> None:
+    print(f"  {label}: {figures['rps']:.1f} req/s = {figures['messages']:.0f} messages/s, "
+          f"p50 {common.ms(figures['p50_us'])} ms, p99 {common.ms(figures['p99_us'])} ms, "
+          f"errors {figures['errors']}{sealed}", flush=True)
+
+
 def bound_run(processes: common.Processes, tmp: Path, duration: float, warmup: float) -> dict:
     """The v2 bulk call once more, against a simulator whose rendering is memoised
     (render_bound.py): the rate no renderer could raise the rest of the path above.
@@ -109,16 +125,10 @@ def bound_run(processes: common.Processes, tmp: Path, duration: float, warmup: f
         prepare_simulator(bound)
         url = f"{bound.url}/v2/email/outbound-bulk-emails"
         check_once(url, V2_BULK, JSON, '"Status": "SUCCESS"')  # fills the memo: the 50 entries' data
-        script = common.wrk_script("POST", V2_BULK, JSON)
-        if warmup:
-            common.run_wrk(url, script, connections=CONNECTIONS, duration=warmup)
-        figures = common.run_wrk(url, script, connections=CONNECTIONS, duration=duration, timeout_s=10)
+        figures = measure(url, V2_BULK, JSON, ENTRIES, duration, warmup)
     finally:
         bound.stop()
-    figures["messages"] = figures["rps"] * ENTRIES
-    print(f"  {BOUND}: {figures['rps']:.1f} req/s = {figures['messages']:.0f} messages/s, "
-          f"p50 {common.ms(figures['p50_us'])} ms, p99 {common.ms(figures['p99_us'])} ms, "
-          f"errors {figures['errors']}", flush=True)
+    report(BOUND, figures)
     return figures
 
 
@@ -156,20 +166,14 @@ def main(argv: list[str]) -> int:
             for round_ in range(rounds):
                 order = targets if round_ % 2 == 0 else list(reversed(targets))
                 for label, url, body, headers, _, per_request in order:
-                    script = common.wrk_script("POST", body, headers)
-                    if warmup and round_ == 0:
-                        common.run_wrk(url, script, connections=CONNECTIONS, duration=warmup)
-                    figures = common.run_wrk(url, script, connections=CONNECTIONS, duration=duration, timeout_s=10)
-                    figures["messages"] = figures["rps"] * per_request
+                    figures = measure(url, body, headers, per_request, duration, warmup if round_ == 0 else 0)
                     sealed = ""
                     if "sim" in label:  # its backlog sealed before the next run (see bench_send)
                         waited, seconds = common.wait_sealed(sim, timeout=1800)
                         accepted = figures["requests"] * per_request
                         figures["end_to_end"] = accepted / (duration + seconds)
                         sealed = "; " + common.sealed_line(accepted, duration, waited, seconds)
-                    print(f"  {label}: {figures['rps']:.1f} req/s = {figures['messages']:.0f} messages/s, "
-                          f"p50 {common.ms(figures['p50_us'])} ms, p99 {common.ms(figures['p99_us'])} ms, "
-                          f"errors {figures['errors']}{sealed}", flush=True)
+                    report(label, figures, sealed)
                     if label not in best or figures["rps"] > best[label]["rps"]:
                         best[label] = figures
                     if "sim" in label:  # keep the outbox small between runs
