@@ -43,6 +43,11 @@ def on_off(text: str) -> bool:
     return value == "on"
 
 
+def names(text: str) -> tuple[str, ...]:
+    """A repeatable option's values from the environment: comma-separated (`a.test,b.test`)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 SERVE_OPTIONS = [
     # flag, type, default, help
     ("--host", str, "127.0.0.1", "API address"),
@@ -72,6 +77,8 @@ SERVE_OPTIONS = [
     ("--mail-auth", on_off, True, "on: DKIM-sign accepted mail as SES and add the receiver's "
                                   "Authentication-Results (SPF, DKIM, DMARC); off: neither"),
     ("--dkim-key-bits", int, 2048, "RSA key size of the DKIM keys the simulator makes (1024 or 2048)"),
+    ("--allowed-host", names, (), "a Host name to serve besides loopback and --host (repeatable; * for any; "
+                                  "env: comma-separated)"),
 ]
 
 
@@ -90,6 +97,17 @@ def _env_default(flag: str, kind, default):
         raise SystemExit(f"mailfrom-sim: {env}={raw!r} is not a valid {kind.__name__}")
 
 
+def _shown(flag: str, kind, current) -> str:
+    """A default as --help shows it (and the README's table): none, on/off, or the value."""
+    if current is None or current == ():
+        return "none"
+    if "password" in flag:
+        return "(hidden)"
+    if kind in (boolean, on_off):
+        return "on" if current else "off"
+    return ",".join(current) if kind is names else "%(default)s"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailfrom-sim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -98,12 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the simulator")
     for flag, kind, default, help_text in SERVE_OPTIONS:
         current = _env_default(flag, kind, default)
-        shown = "none" if current is None else "(hidden)" if "password" in flag else "%(default)s"
-        switch = {"nargs": "?", "const": True} if kind is boolean else {}
-        serve.add_argument(flag, type=kind, default=current, **switch,
+        shown = _shown(flag, kind, current)
+        if kind is names:  # repeatable: the flags given replace the environment's list, not extend it
+            how = {"type": str, "action": "append", "default": None, "metavar": "NAME"}
+        else:
+            how = {"type": kind, "default": current, **({"nargs": "?", "const": True} if kind is boolean else {})}
+        serve.add_argument(flag, **how,
                            help=f"{help_text.replace('%', '%%')} [default: {shown}; env {env_name(flag)}]")
-    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
-                       help="a Host name to serve besides loopback and --host (repeatable; * for any)")
 
     check = commands.add_parser("check", help="preflight: check a MAIL FROM domain's MX in real DNS")
     check.add_argument("mail_from_domain")
@@ -119,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reset", action="store_true",
                      help="allow wiping a running simulator that holds identities (each scenario resets it)")
     return parser
+
+
+def _allowed_hosts(args) -> tuple[str, ...]:
+    """`--allowed-host` flags when given, else MAILFROM_SIM_ALLOWED_HOST's names."""
+    if args.allowed_host is not None:
+        return tuple(args.allowed_host)
+    return _env_default("--allowed-host", names, ())
 
 
 def serve(args) -> int:
@@ -138,7 +164,7 @@ def serve(args) -> int:
                       identity_verification=args.identity_verification,
                       smtp_port=args.smtp_port, smtps_port=args.smtps_port,
                       smtp_cert=args.smtp_cert, smtp_key=args.smtp_key,
-                      allowed_hosts=tuple(args.allowed_host), auth=args.auth,
+                      allowed_hosts=_allowed_hosts(args), auth=args.auth,
                       credentials=args.credentials, control_token=args.control_token,
                       mail_auth=args.mail_auth, dkim_key_bits=args.dkim_key_bits)
     try:

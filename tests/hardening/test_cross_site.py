@@ -111,3 +111,18 @@ def test_allowed_hosts_are_served_and_others_refused():
         assert SimControl(process.url).ok("GET", "/_sim/health")["status"] == "ok"
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize("flags,served,refused", [
+    ((), ("sim.internal", "mail-sim"), ("other.internal",)),  # MAILFROM_SIM_ALLOWED_HOST, comma-separated
+    (("--allowed-host", "other.internal"), ("other.internal",), ("sim.internal", "mail-sim")),  # a flag wins
+])
+def test_allowed_hosts_come_from_the_environment_unless_flags_are_given(flags, served, refused):
+    process = SimulatorProcess("--db", ":memory:", *flags,
+                               env={"MAILFROM_SIM_ALLOWED_HOST": "sim.internal, mail-sim"}).start()
+    try:
+        for host in served + refused:
+            status, _, _ = send(process.url, "GET", "/_sim/health", Host=host)
+            assert status == (200 if host in served else 403), host
+    finally:
+        process.stop()

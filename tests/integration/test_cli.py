@@ -34,7 +34,8 @@ def test_serve_help_shows_each_default_and_environment_variable():
     for fragment in ("[default: 8587; env MAILFROM_SIM_PORT]", "[default: 8553; env MAILFROM_SIM_DNS_PORT]",
                      "[default: none; env MAILFROM_SIM_SMTP_RELAY]", "[default: 5.0; env MAILFROM_SIM_CHECK_INTERVAL]",
                      "[default: (hidden); env MAILFROM_SIM_SMTP_RELAY_PASSWORD]",
-                     "[default: False; env MAILFROM_SIM_SMTP_RELAY_STARTTLS]"):
+                     "[default: off; env MAILFROM_SIM_SMTP_RELAY_STARTTLS]",
+                     "[default: on; env MAILFROM_SIM_MAIL_AUTH]", "[default: none; env MAILFROM_SIM_ALLOWED_HOST]"):
         assert fragment in text
     assert "do-not-print" not in result.stdout
 
