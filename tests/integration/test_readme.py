@@ -13,7 +13,8 @@ The convention in README.md:
 - Expected output is matched modulo: a line that is only `...` stands for any
   number of lines, `...` inside a line for any text, and ids and times (message
   ids, UUIDs, RFC 3339 timestamps, clock readings, verification tokens, record
-  ids, dig's query id) are normalised on both sides.
+  ids, dig's query id) are normalised on both sides, and CRLF line ends (a raw
+  message's) read as LF, as a terminal shows them.
 
 The test starts `mailfrom-sim serve` on free ports with an in-memory database
 and rewrites 8587 and 8553 in commands and outputs to those ports; commands run
@@ -46,6 +47,7 @@ BIN = Path(sys.executable).parent
 MARK = re.compile(r"<!-- walkthrough: ([\w-]+) -->\n```console\n(.*?)\n```", re.S)
 
 NORMALISE = [  # (pattern, replacement), applied to expected and actual output alike
+    (re.compile(r"\r(?=\n|\Z)"), ""),  # a raw message's CRLF lines, as a terminal shows them
     (re.compile(r"\b[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-f]{6}\b"),
      "<message-id>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
@@ -163,7 +165,7 @@ def server():
 
 @pytest.mark.parametrize("walk", WALKTHROUGHS, ids=[w.name for w in WALKTHROUGHS])
 def test_walkthrough(walk: Walkthrough, server, tmp_path):
-    missing = sorted(tool for tool in tools(walk) - {"export", "cd"}
+    missing = sorted(tool for tool in tools(walk) - {"export", "cd", "for"}
                      if not tool.startswith(".venv/") and not shutil.which(tool, path=f"{BIN}:{os.environ['PATH']}"))
     if missing:
         pytest.skip(f"walk-through {walk.name} needs {', '.join(missing)} (not installed)")
