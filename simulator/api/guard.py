@@ -4,10 +4,13 @@ each raising its own API's error so its own renderer answers:
 - a `Host` that is not loopback, the `--host` value or an `--allowed-host` (DNS rebinding);
 - an `Origin` other than the simulator's own, or `Sec-Fetch-Site: cross-site` (browsers);
 - on AWS paths with `--auth strict`: a request not signed (SigV4) by a key of the file;
-- on /_sim: a missing `--control-token`, and a state change not sent as application/json.
+- on /_sim (the control plane, the event stream, the dashboard): a missing
+  `--control-token` (a header, or the dashboard's session cookie), and a state change
+  not sent as application/json.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from functools import lru_cache
@@ -71,16 +74,49 @@ def guard_aws() -> None:
         request.environ[CREDENTIAL_KEY] = sigv4.verify(credentials)
 
 
-def guard_control() -> None:
+SESSION_COOKIE = "mailfrom_sim_session"  # the dashboard's sign-in (see `session_value`)
+
+
+def session_value(token: str) -> str:
+    """What the dashboard's cookie holds once signed in with `token`: derived from it, so the
+    browser never stores the token itself."""
+    return hmac.new(token.encode(), b"mailfrom-sim dashboard session", hashlib.sha256).hexdigest()
+
+
+def control_token_given() -> bool:
+    """No `--control-token`, or this request carries it: `Authorization: Bearer TOKEN`, or
+    the dashboard's session cookie (a browser cannot put a header on a page or an EventSource)."""
+    token = current_app.config.get("CONTROL_TOKEN")
+    if not token:
+        return True
+    given = request.headers.get("Authorization", "")
+    if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
+
+
+def refuse_cross_site() -> None:
     reason = cross_site_refusal()
     if reason:
         raise Forbidden(reason)
-    token = current_app.config.get("CONTROL_TOKEN")
-    if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise Unauthorized("this simulator's control plane requires Authorization: Bearer <--control-token>")
+
+
+def require_control_token() -> None:
+    if not control_token_given():
+        raise Unauthorized("this simulator's control plane requires Authorization: Bearer <--control-token>")
+
+
+def require_json_for_changes() -> None:
     if request.method not in SAFE_METHODS and (request.mimetype != "application/json"
                                                and (request.method != "DELETE" or request.get_data(cache=True))):
         raise UnsupportedMediaType(f"{request.method} {request.path} changes state: "
                                    "send it with Content-Type: application/json")
+
+
+def guard_control() -> None:
+    """Every /_sim request: the control plane, the event stream and the dashboard's data
+    (the dashboard's page, its sign-in and static files: dashboard/__init__.py)."""
+    refuse_cross_site()
+    require_control_token()
+    require_json_for_changes()

@@ -19,9 +19,11 @@ from flask import Blueprint, Response, current_app, request
 
 from ..core.errors import ValidationError
 from .control import envelope_error, render_error
+from .guard import guard_control
 from .wire import sim
 
 bp = Blueprint("events", __name__, url_prefix="/_sim")
+bp.before_request(guard_control)  # same-site only, and the --control-token, as all of /_sim
 bp.register_error_handler(Exception, render_error)  # the /_sim envelope, as the control plane
 
 KEEPALIVE_SECONDS = 15.0

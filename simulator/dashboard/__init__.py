@@ -2,13 +2,25 @@
 live by a little vanilla JavaScript that listens to /_sim/events and re-fetches
 the fragments an event touches. Views are thin: they read through the facade
 (model.py) and render; every button calls an existing /_sim JSON endpoint.
+
+Guarded as the rest of /_sim (api/guard.py). With `--control-token` the page asks for
+the token once: without it the page is a sign-in form (401), which posts it to
+`/_sim/dashboard/session`; that sets an HttpOnly, SameSite=Strict cookie holding a
+value derived from the token, which the page's own requests (fragments, the event
+stream, the buttons' /_sim calls) then carry, since a browser cannot add a header to
+a page load or an EventSource.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request
+import hmac
 
-from ..api.control import ok, render_error, sim_scope
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+
+from ..api.control import body, ok, render_error, sim_scope
+from ..api.guard import (SESSION_COOKIE, control_token_given, refuse_cross_site, require_control_token,
+                         require_json_for_changes, session_value)
 from ..api.wire import sim as _sim
+from ..core.errors import Unauthorized, ValidationError
 from . import model
 from .diagram import state_diagram_svg
 
@@ -17,6 +29,35 @@ bp = Blueprint("dashboard", __name__, url_prefix="/_sim/dashboard",
 bp.register_error_handler(Exception, render_error)  # the /_sim envelope, as the control plane
 
 FRAGMENTS = ("clock", "identities", "detail", "outbox", "zone")
+OPEN_ENDPOINTS = ("dashboard.static", "dashboard.sign_in")  # served without the token (still same-site only)
+
+
+@bp.before_request
+def guard():
+    refuse_cross_site()
+    require_json_for_changes()
+    if request.endpoint in OPEN_ENDPOINTS or control_token_given():
+        return None
+    if request.endpoint == "dashboard.page":  # a person opening the page: ask for the token
+        return Response(render_template("dashboard/sign_in.html"), 401, mimetype="text/html",
+                        headers={"WWW-Authenticate": 'Bearer realm="mailfrom-sim /_sim"'})
+    require_control_token()
+    return None
+
+
+@bp.post("/session")
+def sign_in():
+    """{"token": "..."}: the --control-token; answered with the session cookie."""
+    token = current_app.config.get("CONTROL_TOKEN")
+    given = body().get("token")
+    if not isinstance(given, str):
+        raise ValidationError("token is required: the simulator's --control-token")
+    if token and not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("that is not this simulator's --control-token")
+    response = ok({"signed_in": True})
+    if token:
+        response.set_cookie(SESSION_COOKIE, session_value(token), path="/_sim", httponly=True, samesite="Strict")
+    return response
 
 
 @bp.app_template_filter("sim_duration")

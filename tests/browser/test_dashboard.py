@@ -197,3 +197,41 @@ def test_screenshots_of_a_demo_state(browser, live, sesv2, control, tmp_path):
     for name in ("dashboard.png", "identity.png"):
         assert (target / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     browser.set_window_size(1440, 1000)
+
+
+TOKEN = "dashboard-token-123"
+
+
+@pytest.fixture
+def guarded(chrome):
+    """A simulator started with --control-token, and the browser on a blank page."""
+    from tests.helpers import SimulatorProcess
+
+    process = SimulatorProcess("--db", ":memory:", "--control-token", TOKEN).start()
+    chrome.get("about:blank")
+    chrome.get_log("browser")
+    yield process
+    chrome.get("about:blank")
+    process.stop()
+
+
+def test_with_a_control_token_the_dashboard_asks_for_it_once(chrome, guarded):
+    from selenium.webdriver.common.keys import Keys
+
+    chrome.get(guarded.url + "/_sim/dashboard")
+    _wait(chrome, lambda b: _css(b, "form#sign-in"), "no sign-in form")
+    assert not _css(chrome, '[data-fragment="identities"]')  # nothing of the simulator shown before it
+    field = _css(chrome, "input#token")[0]
+    field.send_keys("not-the-token", Keys.ENTER)
+    _wait(chrome, lambda b: "not this simulator's --control-token" in _text(b, "#sign-in-error"),
+          "a wrong token showed no error")
+    field.clear()
+    field.send_keys(TOKEN, Keys.ENTER)
+    _wait(chrome, lambda b: _css(b, "#live.on"), "after signing in, the dashboard's event stream never connected")
+    _click(chrome, "button[data-advance='3600']")  # a button's /_sim call goes through with the session
+    _wait(chrome, lambda b: "1 h" in _text(b, "#clock-offset"), "the clock did not move an hour")
+    chrome.get(guarded.url + "/_sim/dashboard")  # asked once: a new visit goes straight in
+    _wait(chrome, lambda b: _css(b, "#live.on"), "the second visit did not go straight to the dashboard")
+    severe = [e["message"] for e in chrome.get_log("browser") if e["level"] == "SEVERE"]
+    assert all("401" in message for message in severe), severe  # only the page and the wrong token's answers
+    assert len(severe) <= 2, severe

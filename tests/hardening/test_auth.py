@@ -1,8 +1,11 @@
 """`--auth strict --credentials FILE` and `--control-token` (SPEC §14), against a real
 process with real boto3 clients: a good signature is served in the key's account, a bad
-or unknown one is refused as AWS refuses it, and nothing changes."""
+or unknown one is refused as AWS refuses it, and nothing changes; all of /_sim (the
+event stream and the dashboard too) needs the token, which the dashboard asks for once."""
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -10,6 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from simulator.api.guard import SESSION_COOKIE, session_value
 from tests.helpers import SimControl, SimulatorProcess
 
 TOKEN = "s3cret-control-token"
@@ -111,3 +115,78 @@ def test_the_control_plane_requires_the_token(strict, reset):
     control = SimControl(strict.url, TOKEN)
     assert control.ok("GET", "/_sim/clock")["offset"] == 0
     assert control.ok("POST", "/_sim/clock/advance", {"seconds": 60})["offset"] == 60
+
+
+def get(url: str, path: str, **headers) -> tuple[int, dict, bytes]:
+    """A GET that reads the status and header fields, and the body unless it is an event
+    stream (which never ends: a stream that starts is enough)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        streaming = response.getheader("Content-Type", "").startswith("text/event-stream")
+        return response.status, response.msg, b"" if streaming else response.read()
+    finally:
+        conn.close()
+
+
+def sign_in(strict, token) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(strict.url + "/_sim/dashboard/session", json.dumps({"token": token}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+DASHBOARD_DATA = ["/_sim/events", "/_sim/dashboard/fragments?parts=identities,zone"]
+
+
+@pytest.mark.parametrize("path", DASHBOARD_DATA)
+def test_the_event_stream_and_the_dashboards_data_require_the_token(strict, reset, path):
+    SimControl(strict.url, TOKEN).ok("POST", "/_sim/dns/records", {"name": "leak.example.com", "type": "TXT",
+                                                                   "value": "secret"})
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": f"{SESSION_COOKIE}={TOKEN}"}):
+        status, _, body = get(strict.url, path, **headers)
+        assert status == 401 and json.loads(body)["error"]["code"] == "UNAUTHORIZED", (headers, body)
+        assert b"leak.example.com" not in body
+    status, answer_headers, body = get(strict.url, path, Authorization=f"Bearer {TOKEN}")
+    assert status == 200, body
+    if path.startswith("/_sim/dashboard"):
+        assert "leak.example.com" in json.loads(body)["data"]["zone"]
+
+
+def test_the_dashboard_asks_for_the_token_once_and_keeps_a_session_cookie(strict, reset):
+    status, headers, page = get(strict.url, "/_sim/dashboard")
+    assert status == 401 and headers["Content-Type"].startswith("text/html")
+    assert headers["WWW-Authenticate"].startswith("Bearer") and b'id="sign-in"' in page
+    assert get(strict.url, "/_sim/dashboard/static/sign_in.js")[0] == 200  # what the form needs, served without it
+    for wrong in ("wrong", TOKEN + "x", ""):
+        status, headers, answer = sign_in(strict, wrong)
+        assert status == 401 and answer["error"]["code"] == "UNAUTHORIZED" and "Set-Cookie" not in headers
+    status, headers, answer = sign_in(strict, TOKEN)
+    assert status == 200 and answer["data"] == {"signed_in": True}
+    cookie = headers["Set-Cookie"]
+    name, _, rest = cookie.partition("=")
+    value = rest.split(";")[0]
+    assert name == SESSION_COOKIE and value == session_value(TOKEN) and TOKEN not in cookie
+    assert {"HttpOnly", "SameSite=Strict", "Path=/_sim"} <= {part.strip() for part in cookie.split(";")}
+    session = {"Cookie": f"{SESSION_COOKIE}={value}"}
+    status, _, page = get(strict.url, "/_sim/dashboard", **session)
+    assert status == 200 and b'data-fragment="identities"' in page
+    for path in DASHBOARD_DATA:
+        assert get(strict.url, path, **session)[0] == 200, path
+    # the buttons' /_sim calls carry the cookie too, and are still same-site JSON only
+    request = urllib.request.Request(strict.url + "/_sim/clock/advance", b'{"seconds": 60}', method="POST",
+                                     headers={"Content-Type": "application/json", **session})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["data"]["offset"] == 60
+    status, _, _ = get(strict.url, "/_sim/dashboard", Origin="http://evil.example", **session)
+    assert status == 403
+
+
+def test_without_a_token_the_dashboard_needs_no_sign_in(endpoint):
+    status, _, page = get(endpoint, "/_sim/dashboard")
+    assert status == 200 and b'data-fragment="identities"' in page

@@ -63,6 +63,17 @@ def test_cross_site_control_calls_are_refused_in_the_envelope(endpoint, state, m
     assert state() == before
 
 
+@pytest.mark.parametrize("path", ["/_sim/events", "/_sim/dashboard", "/_sim/dashboard/fragments?parts=identities",
+                                  "/_sim/dashboard/static/dashboard.js"])
+@pytest.mark.parametrize("headers", [{"Origin": EVIL}, {"Sec-Fetch-Site": "cross-site"}, {"Host": "evil.example"}])
+def test_the_event_stream_and_the_dashboard_are_not_served_cross_site(endpoint, state, path, headers):
+    """What they show (identities, DNS records, every event) is no other site's to read,
+    through a rebound name or otherwise."""
+    status, answer_headers, body = send(endpoint, "GET", path, **headers)
+    envelope(status, body, "FORBIDDEN", 403)
+    assert b"example.com" not in body
+
+
 def test_a_get_of_a_mutating_v1_action_is_refused(endpoint, state):
     before = state()
     status, headers, body = send(endpoint, "GET", "/?Action=DeleteIdentity&Identity=example.com&Version=2010-12-01")

@@ -27,6 +27,13 @@
     toastTimer = setTimeout(function () { el.className = "toast"; }, 3500);
   }
 
+  // The session ended (the simulator restarted with another --control-token): the page
+  // asks for the token again.
+  function signInAgain() {
+    location.reload();
+    return null;
+  }
+
   // One call to the control plane; the answer's data, or null after showing the error.
   async function api(method, path, payload, scoped) {
     const url = scoped ? path + (path.indexOf("?") < 0 ? "?" : "&") + scopeParams() : path;
@@ -34,6 +41,7 @@
     if (payload !== undefined) options.body = JSON.stringify(payload);
     try {
       const response = await fetch(url, options);
+      if (response.status === 401) return signInAgain();
       const answer = await response.json();
       if (!answer.success) {
         toast(answer.error.code + ": " + answer.error.message, true);
@@ -65,6 +73,7 @@
       params.set("parts", parts.join(","));
       if (selected) params.set("identity", selected);
       const response = await fetch("/_sim/dashboard/fragments?" + params);
+      if (response.status === 401) return signInAgain();
       const answer = await response.json();
       if (answer.success) {
         Object.keys(answer.data).forEach(function (name) {
