@@ -181,7 +181,10 @@ def remove_dns_record(record_id: str):
 
 @bp.put("/dns/faults/<path:name>")
 def set_dns_fault(name: str):
-    fault = body().get("fault")
+    given = body()
+    if "fault" not in given:  # an empty body is a mistake, not a quiet way to clear
+        raise ValidationError('fault is required: "timeout", "servfail", "refused", or "none" (or null) to clear')
+    fault = given["fault"]
     if fault in (None, "none"):  # clearing is idempotent here; DELETE reports an absent fault
         try:
             sim().clear_dns_fault(name)

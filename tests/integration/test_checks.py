@@ -226,9 +226,17 @@ def test_invalid_records_are_refused_and_change_nothing(control, record):
     assert control.ok("GET", "/_sim/dns/records")["records"] == []
 
 
-def test_an_unknown_fault_kind_is_refused(control):
-    status_code, payload = control.call("PUT", f"/_sim/dns/faults/{MAIL}", {"fault": "explode"})
+@pytest.mark.parametrize("body", [{"fault": "explode"}, {}, {"faults": "servfail"}])
+def test_an_unknown_or_missing_fault_kind_is_refused_and_changes_nothing(live, control, body):
+    import dns.message
+    import dns.query
+    import dns.rcode
+
+    control.ok("PUT", f"/_sim/dns/faults/{MAIL}", {"fault": "servfail"})
+    status_code, payload = control.call("PUT", f"/_sim/dns/faults/{MAIL}", body)
     assert (status_code, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
+    answer = dns.query.udp(dns.message.make_query(MAIL, "MX"), "127.0.0.1", port=live.dns_server.port, timeout=5)
+    assert answer.rcode() == dns.rcode.SERVFAIL  # the fault is still there
 
 
 def test_the_scheduler_checks_on_its_own_in_real_time(tmp_path):
