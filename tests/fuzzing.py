@@ -4,7 +4,9 @@
 Every request is drawn from one `random.Random(seed)`, so a failure is replayed by its
 seed and index. What is covered: non-finite numbers, deep nesting, lone surrogates,
 every line-break character in header fields (plain and inside RFC 2047 encoded words),
-control characters, wrong types, cross-site and rebinding headers, wrong content types.
+control characters, wrong types, cross-site and rebinding headers, wrong content types,
+and on the send surface templates that do not parse or render, template data that is
+not JSON, and bulk calls of 0 or 51 entries.
 """
 from __future__ import annotations
 
@@ -22,6 +24,14 @@ REST_PATHS = [
     ("POST", "/{v}/email/identities"), ("GET", "/{v}/email/identities"), ("GET", "/{v}/email/identities/{id}"),
     ("DELETE", "/{v}/email/identities/{id}"), ("PUT", "/{v}/email/identities/{id}/mail-from"),
     ("POST", "/{v}/email/outbound-emails"), ("GET", "/{v}/email/account"), ("POST", "/v2/email/list-identities"),
+    # the send surface (SPEC §10): templates, bulk, configuration sets, tags
+    ("POST", "/v2/email/templates"), ("GET", "/v2/email/templates"), ("GET", "/v2/email/templates/{id}"),
+    ("PUT", "/v2/email/templates/{id}"), ("DELETE", "/v2/email/templates/{id}"),
+    ("POST", "/v2/email/templates/{id}/render"), ("POST", "/v2/email/outbound-bulk-emails"),
+    ("POST", "/{v}/email/configuration-sets"), ("GET", "/{v}/email/configuration-sets/{id}"),
+    ("DELETE", "/{v}/email/configuration-sets/{id}"), ("POST", "/v2/email/list-configuration-sets"),
+    ("POST", "/{v}/email/tags"), ("GET", "/{v}/email/tags?ResourceArn={id}"),
+    ("DELETE", "/{v}/email/tags?ResourceArn={id}&TagKeys={id}"),
 ]
 CONTROL_PATHS = [
     ("POST", "/_sim/clock/advance"), ("GET", "/_sim/clock"), ("POST", "/_sim/checks/run"), ("GET", "/_sim/health"),
@@ -29,12 +39,18 @@ CONTROL_PATHS = [
     ("DELETE", "/_sim/dns/faults/{id}"), ("PUT", "/_sim/account"), ("GET", "/_sim/outbox?limit={n}"),
     ("PUT", "/_sim/identities/{id}/verification"), ("GET", "/_sim/identities/{id}/history"),
     ("GET", "/_sim/outbox/{id}/raw"), ("POST", "/_sim/outbox/{id}/relay"), ("DELETE", "/_sim/dns/records/{id}"),
+    ("POST", "/_sim/dashboard/session"), ("GET", "/_sim/dashboard/fragments?parts={id}"),
 ]
 QUERY_ACTIONS = ["VerifyDomainIdentity", "VerifyEmailIdentity", "DeleteIdentity", "SetIdentityMailFromDomain",
                  "GetIdentityMailFromDomainAttributes", "SendEmail", "SendRawEmail", "ListIdentities",
-                 "GetSendQuota", "GetIdentityVerificationAttributes"]
+                 "GetSendQuota", "GetIdentityVerificationAttributes", "CreateTemplate", "UpdateTemplate",
+                 "GetTemplate", "DeleteTemplate", "TestRenderTemplate", "SendTemplatedEmail", "SendBulkTemplatedEmail",
+                 "CreateConfigurationSet", "DeleteConfigurationSet"]
 KEYS = ["EmailIdentity", "MailFromDomain", "BehaviorOnMxFailure", "FromEmailAddress", "PageSize", "NextToken",
-        "seconds", "identity", "name", "type", "value", "ttl", "fault", "sandbox", "status", "Tags"]
+        "seconds", "identity", "name", "type", "value", "ttl", "fault", "sandbox", "status", "Tags", "token",
+        "TemplateName", "TemplateContent", "TemplateData", "ConfigurationSetName", "ResourceArn", "Key", "Value"]
+TEMPLATE_TEXT = ["{{name}}", "{{{raw}}}", "{{#each items}}{{this}}{{/each}}", "{{#if x}}yes{{else}}no{{/if}}"] * 3 + [
+    "{{#if x}}", "{{> partial}}", "{{unknownHelper x}}", "{{", "}}", "{{#each name}}{{/each}}", "{{name.deep.path}}"]
 
 
 def hostile_text(rng: random.Random) -> str:
@@ -100,6 +116,27 @@ def json_body(rng: random.Random, path: str) -> bytes:
         else:
             raw = f"From: app@example.com\r\nTo: u@example.org\r\nSubject: {hostile_text(rng)}\r\n\r\nhi\r\n"
             body["Content"] = {"Raw": {"Data": base64.b64encode(raw.encode("utf-8", "surrogatepass")).decode()}}
+    if "/templates" in path or "bulk" in path:  # shapes deep enough to reach rendering
+        plausible = rng.random() < 0.6  # most reach rendering; the rest are hostile all through
+
+        def text():
+            return "Hi " + rng.choice(TEMPLATE_TEXT) if plausible else rng.choice([hostile_text(rng),
+                                                                                    hostile_value(rng)])
+
+        content = {"Subject": text(), "Text": text(), "Html": text()}
+        data = json.dumps({"name": hostile_text(rng), "raw": "<i>", "items": [1, "<b>"], "x": rng.random() < 0.5},
+                          ensure_ascii=False) if plausible else rng.choice(["{", "[]", "null", hostile_value(rng)])
+        if "bulk" in path:
+            body["FromEmailAddress"] = rng.choice(["app@example.com", hostile_text(rng)])
+            body["DefaultContent"] = {"Template": rng.choice([{"TemplateContent": content, "TemplateData": data},
+                                                              {"TemplateName": hostile_text(rng)}])}
+            body["BulkEmailEntries"] = [
+                {"Destination": {"ToAddresses": [rng.choice(["u@example.org", hostile_text(rng)])]},
+                 "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": data}}}
+                for _ in range(rng.choice([1, 1, 2, 0, 51]))]
+        else:
+            body["TemplateName"] = "digest" if plausible else hostile_text(rng)
+            body["TemplateContent"], body["TemplateData"] = content, data
     if path.endswith("/identities") and rng.random() < 0.7:
         body["EmailIdentity"] = rng.choice(IDENTITIES + [hostile_text(rng)])
     return dumps(body).encode("utf-8", "surrogatepass")
@@ -109,7 +146,11 @@ def query_body(rng: random.Random) -> bytes:
     fields = {"Action": rng.choice(QUERY_ACTIONS), "Version": "2010-12-01"}
     for key in ("Identity", "Domain", "EmailAddress", "MailFromDomain", "Source", "Message.Subject.Data",
                 "Message.Body.Text.Data", "Destination.ToAddresses.member.1", "Identities.member.1",
-                "RawMessage.Data", "MaxItems", "BehaviorOnMXFailure"):
+                "RawMessage.Data", "MaxItems", "BehaviorOnMXFailure", "Template", "TemplateData",
+                "Template.TemplateName", "Template.SubjectPart", "Template.TextPart", "Template.HtmlPart",
+                "TemplateName", "Destinations.member.1.Destination.ToAddresses.member.1",
+                "Destinations.member.1.ReplacementTemplateData", "DefaultTemplateData",
+                "ConfigurationSet.Name", "ConfigurationSetName"):
         if rng.random() < 0.4:
             fields[key] = rng.choice([hostile_text(rng), rng.choice(IDENTITIES), "NaN", "Infinity", "1e999"])
     return urllib.parse.urlencode(fields, encoding="utf-8", errors="surrogatepass").encode()
@@ -133,8 +174,9 @@ def fuzz_request(rng: random.Random, port: int) -> FuzzRequest:
         method, template = rng.choice(["POST", "POST", "GET"]), "/"
     else:
         method, template = rng.choice(["GET", "POST", "PATCH"]), rng.choice(["/nowhere", "/v2/email/x", "/_sim"])
+    names = ["digest"] * 4 if "/templates/" in template else IDENTITIES  # the template json_body creates
     path = template.format(v=rng.choice(["v1", "v2"]), n=rng.choice(["1", "0", "nan", "x"]),
-                           id=urllib.parse.quote(rng.choice(IDENTITIES + [hostile_text(rng)]), safe="@",
+                           id=urllib.parse.quote(rng.choice(names + [hostile_text(rng)]), safe="@",
                                                  errors="surrogatepass"))
     headers = {"Content-Type": "application/json"}
     body = None

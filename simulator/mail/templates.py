@@ -21,6 +21,7 @@ from email.policy import SMTP
 from functools import lru_cache
 
 from ..core.errors import BadRequestException, InvalidTemplate, MissingRenderingAttribute
+from .headers import one_line
 
 MAX_TEMPLATE_BYTES = 500 * 1024  # SES quotas: "Maximum size of an email template: 500 KB"
 MAX_TEMPLATE_DATA = 262144  # the models' TemplateData max (botocore does not enforce it)
@@ -148,7 +149,7 @@ def as_simple(rendered: TemplateContent) -> dict:
 def render_mime(rendered: TemplateContent) -> str:
     """TestRender*'s answer: the rendered message as MIME text (Subject, then the parts)."""
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = (rendered.subject or "").replace("\r", " ").replace("\n", " ")
+    message["Subject"] = one_line(rendered.subject or "")  # every line break, not only CR and LF
     if rendered.text is not None:
         message.set_content(rendered.text, subtype="plain", charset="utf-8")
         if rendered.html is not None:

@@ -52,6 +52,19 @@ def test_v2_test_render_uses_handlebars(ready):
     assert "Subject: Hi Ada" in rendered and "Dear Ada" in rendered and "<p>[a][b]</p>" in rendered
 
 
+@pytest.mark.parametrize("line_break", list("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
+def test_a_line_break_in_a_rendered_subject_is_rendered_as_a_space(sesv2, ses, line_break):
+    """Any character str.splitlines() breaks on (not only CR and LF) would end the Subject
+    field early: TestRender shows it as a space, on both APIs (this was a 500)."""
+    sesv2.create_email_template(TemplateName="broken", TemplateContent={"Subject": "Hi {{name}}", "Text": "x"})
+    data = json.dumps({"name": f"Ada{line_break}Bcc: victim@example.org"})
+    for rendered in (sesv2.test_render_email_template(TemplateName="broken", TemplateData=data)["RenderedTemplate"],
+                     ses.test_render_template(TemplateName="broken", TemplateData=data)["RenderedTemplate"]):
+        lines = rendered.replace("\r\n", "\n").split("\n")
+        assert lines[0] == "Subject: Hi Ada Bcc: victim@example.org", rendered
+        assert not any(line.startswith("Bcc:") for line in lines)
+
+
 def test_v2_test_render_with_an_unset_variable_names_it(ready):
     with pytest.raises(ClientError) as excinfo:
         ready.test_render_email_template(TemplateName="welcome", TemplateData="{}")
