@@ -11,7 +11,6 @@ them in its own protocol.
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 import threading
@@ -21,6 +20,7 @@ from email.policy import SMTP
 from functools import lru_cache
 
 from ..core.errors import BadRequestException, InvalidTemplate, MissingRenderingAttribute
+from ..core.jsoninput import loads_object
 from .headers import one_line
 
 MAX_TEMPLATE_BYTES = 500 * 1024  # SES quotas: "Maximum size of an email template: 500 KB"
@@ -109,13 +109,9 @@ def parse_data(text: object, member: str = "TemplateData") -> dict:
         raise BadRequestException(f"{member} is required and must be a string.")
     if len(text) > MAX_TEMPLATE_DATA:
         raise BadRequestException(f"{member} is longer than {MAX_TEMPLATE_DATA} characters.")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise BadRequestException(f"{member} is not valid JSON: {exc}.") from None
-    if not isinstance(data, dict):
-        raise BadRequestException(f"{member} must be a JSON object.")
-    return data
+    # Not valid JSON, not an object, nested deeper than 64, NaN or a lone surrogate: refused
+    # as in a request body (core/jsoninput.py), naming the member (e.g. TemplateData.name).
+    return loads_object(text, BadRequestException, what=member, prefix=member)
 
 
 def _render_part(source: str | None, data: dict) -> str | None:

@@ -84,7 +84,7 @@ def template_content(row: dict) -> templates.TemplateContent:
 def template_name_from_arn(scope: Scope, arn: object) -> str:
     """The template an ARN names in this account and region (arn:aws:ses:REGION:ACCOUNT:template/NAME)."""
     parts = arn.split(":", 5) if isinstance(arn, str) else []
-    if len(parts) != 6 or parts[0] != "arn" or not parts[5].startswith("template/"):
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "ses"] or not parts[5].startswith("template/"):
         raise BadRequestException(f"TemplateArn {arn!r} is not a template ARN.")
     name = parts[5][len("template/"):]
     if (parts[3], parts[4]) != (scope.region, scope.account):

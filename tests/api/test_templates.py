@@ -145,6 +145,8 @@ def test_v1_render_errors_use_v1_codes(ses, ready):
 
 
 # --- bad input on the send paths: the caller's code, nothing sent ---------------------------
+DEEP_DATA = '{"name": "x", "items": ' + "[" * 1000 + "]" * 1000 + "}"
+SURROGATE_DATA = '{"name": "\\ud800", "items": []}'
 V2_BAD_SENDS = {
     "unknown template": ({"Content": {"Template": {"TemplateName": "ghost", "TemplateData": DATA}}},
                          ("NotFoundException", 404)),
@@ -161,6 +163,22 @@ V2_BAD_SENDS = {
                                                               "TemplateData": "{}"}}}, ("BadRequestException", 400)),
     "unknown configuration set": ({"ConfigurationSetName": "ghost"}, ("NotFoundException", 404)),
     "invalid tag": ({"EmailTags": [{"Name": "bad name", "Value": "v"}]}, ("BadRequestException", 400)),
+    # these three were 500s (RecursionError; NaN rendered "nan"; UnicodeEncodeError in TestRender)
+    "TemplateData nested 1,000 deep": ({"Content": {"Template": {"TemplateName": "welcome",
+                                                                 "TemplateData": DEEP_DATA}}},
+                                       ("BadRequestException", 400)),
+    "NaN in TemplateData": ({"Content": {"Template": {"TemplateName": "welcome",
+                                                      "TemplateData": '{"name": NaN, "items": []}'}}},
+                            ("BadRequestException", 400)),
+    "lone surrogate in TemplateData": ({"Content": {"Template": {"TemplateName": "welcome",
+                                                                 "TemplateData": SURROGATE_DATA}}},
+                                       ("BadRequestException", 400)),
+    "ARN of another service": ({"Content": {"Template": {"TemplateArn": "arn:aws:sns:us-east-1:000000000000:"
+                                                                        "template/welcome", "TemplateData": DATA}}},
+                               ("BadRequestException", 400)),
+    "ARN of another partition": ({"Content": {"Template": {"TemplateArn": "arn:aws-cn:ses:us-east-1:000000000000:"
+                                                                          "template/welcome", "TemplateData": DATA}}},
+                                 ("BadRequestException", 400)),
 }
 
 
@@ -200,6 +218,8 @@ BULK_BAD = {
     "unknown configuration set": ({"ConfigurationSetName": "ghost"}, ("NotFoundException", 404)),
     "invalid replacement tag": ({"BulkEmailEntries": [{"Destination": TO, "ReplacementTags": [
         {"Name": "ok", "Value": "no spaces allowed"}]}]}, ("BadRequestException", 400)),
+    "entry data nested 1,000 deep": ({"BulkEmailEntries": [{"Destination": TO, "ReplacementEmailContent": {
+        "ReplacementTemplate": {"ReplacementTemplateData": DEEP_DATA}}}]}, ("BadRequestException", 400)),
 }
 
 
@@ -220,7 +240,21 @@ V1_BAD = {
     "unknown configuration set": ({"ConfigurationSetName": "ghost"}, "ConfigurationSetDoesNotExist"),
     "invalid tag": ({"Tags": [{"Name": "n", "Value": "v v"}]}, "InvalidParameterValue"),
     "unset variable": ({"TemplateData": "{}"}, "MissingRenderingAttribute"),
+    "TemplateData nested 1,000 deep": ({"TemplateData": DEEP_DATA}, "InvalidParameterValue"),
+    "lone surrogate in TemplateData": ({"TemplateData": SURROGATE_DATA}, "InvalidParameterValue"),
 }
+
+
+@pytest.mark.parametrize("data", [DEEP_DATA, SURROGATE_DATA, '{"name": Infinity}'])
+def test_test_render_refuses_data_json_cannot_mean(ready, ses, data):
+    """Both were 500s: a RecursionError, and a UnicodeEncodeError rendering the MIME."""
+    with pytest.raises(ClientError) as excinfo:
+        ready.test_render_email_template(TemplateName="welcome", TemplateData=data)
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert message(excinfo).startswith("TemplateData")
+    with pytest.raises(ClientError) as excinfo:
+        ses.test_render_template(TemplateName="welcome", TemplateData=data)
+    assert error_of(excinfo) == ("InvalidParameterValue", 400)
 
 
 @pytest.mark.parametrize("case", list(V1_BAD))
