@@ -72,6 +72,10 @@ class InvalidTemplate(BadRequestException):
     query_code_override = "InvalidTemplate"
 
 
+class InvalidConfigurationSet(BadRequestException):
+    query_code_override = "InvalidConfigurationSet"  # the ses model's error for a bad name on Create
+
+
 class MissingRenderingAttribute(BadRequestException):
     query_code_override = "MissingRenderingAttribute"
 

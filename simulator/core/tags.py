@@ -10,6 +10,7 @@ import re
 from .errors import BadRequestException
 
 MAX_LENGTH = 255
+MAX_RESOURCE_TAGS = 50  # the sesv2 model's Tag: "A resource can have as many as 50 tags."
 _NAME = re.compile(r"^[A-Za-z0-9_-]*$")
 _VALUE = re.compile(r"^[A-Za-z0-9_\-.@]*$")
 
@@ -40,3 +41,18 @@ def validate(tags: object, name_key: str = "Name", value_key: str = "Value") -> 
             raise BadRequestException(
                 f"Invalid tag value <{value}>: only alphanumeric ASCII characters, '_',  '-' , '.', '@' are allowed.")
     return [{name_key: tag[name_key], value_key: tag[value_key]} for tag in tags]
+
+
+def validate_resource(tags: object) -> list[dict]:
+    """A resource's `Tags` (identity, template, configuration set; Key/Value): the recorded
+    texts above (SPEC §10), and the two rules the models' Tag shape adds, which no recorded
+    text covers: at most 50 tags, and each key once."""
+    checked = validate(tags, "Key", "Value")
+    if len(checked) > MAX_RESOURCE_TAGS:
+        raise BadRequestException(f"A resource can have at most {MAX_RESOURCE_TAGS} tags; {len(checked)} were given.")
+    seen: set[str] = set()
+    for tag in checked:
+        if tag["Key"] in seen:
+            raise BadRequestException(f"Tag keys must be unique: {tag['Key']} is given more than once.")
+        seen.add(tag["Key"])
+    return checked

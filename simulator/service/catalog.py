@@ -6,7 +6,8 @@ mutates state; the parts share its attributes (store, clock, ports, settings).
 from __future__ import annotations
 
 from ..core import tags as tag_rules
-from ..core.errors import ConfigurationSetAlreadyExists, TemplateAlreadyExists, BadRequestException
+from ..core.errors import (BadRequestException, ConfigurationSetAlreadyExists, InvalidConfigurationSet,
+                           TemplateAlreadyExists)
 from ..core.model import Scope
 from ..mail import templates
 
@@ -25,7 +26,7 @@ class Catalog:
     # --- templates and configuration sets ----------------------------------------
     def create_template(self, scope: Scope, name: object, content: templates.TemplateContent,
                         tags: list[dict] | None = None) -> None:
-        tags = tag_rules.validate(tags, "Key", "Value")
+        tags = tag_rules.validate_resource(tags)
         name = templates.validate_name(name)
         templates.validate(name, content)
         row = {"name": name, "created_at": self.now(), "subject": content.subject, "text": content.text,
@@ -76,9 +77,9 @@ class Catalog:
         return f"arn:aws:ses:{scope.region}:{scope.account}:template/{name}"
 
     def create_configuration_set(self, scope: Scope, name: object, tags: list[dict] | None = None) -> None:
-        tags = tag_rules.validate(tags, "Key", "Value")
+        tags = tag_rules.validate_resource(tags)
         if not isinstance(name, str) or not NAMED_RE.match(name):
-            raise BadRequestException(
+            raise InvalidConfigurationSet(
                 f"Invalid configuration set name {name!r}: up to 64 ASCII letters, digits, '_' or '-'.")
         row = {"name": name, "created_at": self.now(), "tags": tags}
         if not self.store.write(lambda tx: self.store.insert_named(tx, "configuration_sets", scope.account,

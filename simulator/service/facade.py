@@ -107,7 +107,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         DKIM CNAMEs, or v1's TXT token), and an email address starts PENDING with a
         verification message in the outbox whose link (under `link_base`) verifies it.
         """
-        tags = tag_rules.validate(tags, "Key", "Value")
+        tags = tag_rules.validate_resource(tags)
         name, type_ = rules.validate_identity_name(raw_name)
         self._require_configuration_set(scope, configuration_set)
         now = self.now()

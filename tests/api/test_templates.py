@@ -358,3 +358,36 @@ def test_invalid_identity_tags_create_nothing(sesv2):
     assert error_of(excinfo) == ("BadRequestException", 400)
     assert message(excinfo) == "The tag name must be specified."
     assert sesv2.list_email_identities()["EmailIdentities"] == []
+
+
+@pytest.mark.parametrize("tags, expected", [
+    ([{"Key": f"k{i}", "Value": "v"} for i in range(51)], "A resource can have at most 50 tags; 51 were given."),
+    ([{"Key": "env", "Value": "prod"}, {"Key": "env", "Value": "test"}],
+     "Tag keys must be unique: env is given more than once."),
+])
+def test_resource_tags_follow_the_models_count_and_key_rules(sesv2, ses, tags, expected):
+    """The Tag shape: at most 50 tags a resource, each key once -- on identities, templates
+    and configuration sets alike, and nothing is created."""
+    calls = [lambda: sesv2.create_email_identity(EmailIdentity="example.com", Tags=tags),
+             lambda: sesv2.create_email_template(TemplateName="t", TemplateContent={"Text": "x"}, Tags=tags),
+             lambda: sesv2.create_configuration_set(ConfigurationSetName="cs", Tags=tags)]
+    for call in calls:
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert (error_of(excinfo), message(excinfo)) == (("BadRequestException", 400), expected)
+    assert sesv2.list_email_identities()["EmailIdentities"] == []
+    assert sesv2.list_email_templates()["TemplatesMetadata"] == []
+    assert sesv2.list_configuration_sets()["ConfigurationSets"] == []
+    sesv2.create_email_identity(EmailIdentity="example.com", Tags=tags[:50] if len(tags) > 2 else tags[:1])
+
+
+@pytest.mark.parametrize("name", ["a b", "x" * 65, "ünï"])
+def test_a_bad_configuration_set_name_is_the_models_error_on_each_api(sesv2, pinpoint, ses, name):
+    for call, expected in (
+            (lambda: sesv2.create_configuration_set(ConfigurationSetName=name), "BadRequestException"),
+            (lambda: pinpoint.create_configuration_set(ConfigurationSetName=name), "BadRequestException"),
+            (lambda: ses.create_configuration_set(ConfigurationSet={"Name": name}), "InvalidConfigurationSet")):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo) == (expected, 400)
+    assert ses.list_configuration_sets()["ConfigurationSets"] == []
