@@ -242,6 +242,7 @@ def send_bulk_email(api: str):
         "data": _structure(_structure(entry, "ReplacementEmailContent"), "ReplacementTemplate")
         .get("ReplacementTemplateData"),
         "tags": entry.get("ReplacementTags"),
+        "headers": entry.get("ReplacementHeaders"),
     } for entry in raw_entries]
     results = sim().send_bulk_email(
         scope(), from_address=_string(body, "FromEmailAddress"), template=template, entries=entries,

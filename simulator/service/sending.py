@@ -59,8 +59,9 @@ class Sending:
                         max_bytes: int = mail.V2_MAX_MESSAGE_BYTES) -> list[BulkResult]:
         """One message per entry from one template (SendBulkEmail, SendBulkTemplatedEmail).
 
-        `template` is `{TemplateName | TemplateArn | TemplateContent, TemplateData}` (the default
-        data); each entry is `{"destination": {...}, "data": str | None, "tags": [...] | None}`.
+        `template` is `{TemplateName | TemplateArn | TemplateContent, TemplateData, Headers?,
+        Attachments?}` (the defaults); each entry is `{"destination": {...}, "data": str | None,
+        "tags": [...] | None, "headers": [...] | None}` (its ReplacementHeaders).
         Bad input anywhere (tags, the set, the template, any entry's data or rendering) refuses
         the whole call and sends nothing, and so does an unverified sender (MessageRejected).
         Otherwise each entry is decided on its own: sent, refused by its MAIL FROM domain
@@ -79,6 +80,10 @@ class Sending:
             data = default_data if entry.get("data") is None else templates.parse_data(
                 entry["data"], "ReplacementTemplateData")
             simple = templates.as_simple(templates.render(content, data))
+            headers = _bulk_headers(template.get("Headers"), entry.get("headers"))
+            for member, value in (("Headers", headers), ("Attachments", template.get("Attachments"))):
+                if value is not None:  # checked with the rest of the message, as SendEmail's
+                    simple[member] = value
             composed_all.append(self._composed_simple(from_address, entry.get("destination"), simple, reply_to,
                                                       max_bytes, mail.MAX_RECIPIENTS))
         sender = composed_all[0].from_address
@@ -198,6 +203,22 @@ class Sending:
             "reason": verdict.reason, "sending_identity": verdict.sending_identity,
             "sent_at": now, **extra,
         }
+
+
+def _bulk_headers(default: object, replacement: object) -> object:
+    """The Template's Headers with an entry's ReplacementHeaders (the sesv2 model): a header
+    both give takes the entry's value (names compared without case); the rest of each are
+    kept. Anything malformed is passed on as it is, for the message checks to refuse."""
+    if default is None or replacement is None:
+        return replacement if default is None else default
+    if not isinstance(default, list) or not isinstance(replacement, list):
+        return default if not isinstance(default, list) else replacement
+
+    def name(header: object) -> str | None:
+        return header["Name"].lower() if isinstance(header, dict) and isinstance(header.get("Name"), str) else None
+
+    replaced = {name(header) for header in replacement} - {None}
+    return [header for header in default if name(header) not in replaced] + replacement
 
 
 def _signer_ref(chain: list[Identity]) -> tuple[str, tuple[str, ...]] | None:

@@ -234,6 +234,43 @@ def test_bad_bulk_calls_send_nothing(ready, control, case):
     assert outbox(control) == []
 
 
+def test_bulk_headers_are_the_templates_with_each_entrys_replacements(ready, control):
+    """The sesv2 model: a header the entry gives replaces the template's of that name (any
+    case); the template's others are added to every message."""
+    template = {**BULK_DEFAULT["Template"], "Headers": [{"Name": "X-Campaign", "Value": "spring"},
+                                                        {"Name": "X-Tier", "Value": "standard"}]}
+    answer = ready.send_bulk_email(FromEmailAddress=SENDER, DefaultContent={"Template": template}, BulkEmailEntries=[
+        {"Destination": {"ToAddresses": ["a@example.org"]}},
+        {"Destination": {"ToAddresses": ["b@example.org"]},
+         "ReplacementHeaders": [{"Name": "x-tier", "Value": "gold"}, {"Name": "X-Entry", "Value": "2"}]}])
+    ids = [result["MessageId"] for result in answer["BulkEmailEntryResults"]]
+    headers = {}
+    for message_id in ids:
+        status, raw = _raw(control, message_id)
+        assert status == 200
+        head = raw.split("\r\n\r\n", 1)[0]
+        headers[message_id] = [line for line in head.split("\r\n") if line.lower().startswith(("x-campaign", "x-tier",
+                                                                                               "x-entry"))]
+    assert headers[ids[0]] == ["X-Campaign: spring", "X-Tier: standard"]
+    assert headers[ids[1]] == ["X-Campaign: spring", "x-tier: gold", "X-Entry: 2"]
+
+
+def _raw(control, message_id: str) -> tuple[int, str]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{control.url}/_sim/outbox/{message_id}/raw", timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_a_bad_replacement_header_refuses_the_whole_bulk_call(ready, control):
+    with pytest.raises(ClientError) as excinfo:
+        ready.send_bulk_email(FromEmailAddress=SENDER, DefaultContent=BULK_DEFAULT, BulkEmailEntries=[
+            {"Destination": TO},
+            {"Destination": TO, "ReplacementHeaders": [{"Name": "X-Bad", "Value": "a\r\nBcc: victim@example.org"}]}])
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert outbox(control) == []
+
+
 V1_BAD = {
     "unknown template": ({"Template": "ghost"}, "TemplateDoesNotExist"),
     "bad TemplateData JSON": ({"TemplateData": "nope"}, "InvalidParameterValue"),
