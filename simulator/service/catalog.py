@@ -103,14 +103,14 @@ class Catalog:
             self.get_configuration_set(scope, name)
 
     def _get_named(self, table: str, scope: Scope, name: object, not_found) -> dict:
-        found = self.store.get_named(table, scope.account, scope.region, name) if isinstance(name, str) else None
+        found = self.store.get_named(table, scope.account, scope.region, _name_text(name))
         if found is None:
             raise not_found(name)
         return found
 
     def _delete_named(self, table: str, scope: Scope, name: object, not_found) -> None:
-        if not isinstance(name, str) or not self.store.write(
-                lambda tx: self.store.delete_named(tx, table, scope.account, scope.region, name)):
+        name = _name_text(name)
+        if not self.store.write(lambda tx: self.store.delete_named(tx, table, scope.account, scope.region, name)):
             raise not_found(name)
 
     def _list_named(self, table: str, scope: Scope, page_size: int | None, next_token: str | None,
@@ -122,3 +122,10 @@ class Catalog:
         rows = self.store.list_named(table, scope.account, scope.region, after_token(next_token), page_size + 1)
         return paged(rows, page_size, lambda row: row["name"])
 
+
+def _name_text(name: object) -> str:
+    """A template's or configuration set's name as a request gives it: text, or a bad request
+    (a number or a list names nothing, and is not reported as missing)."""
+    if not isinstance(name, str):
+        raise BadRequestException(f"The name must be a string, not {type(name).__name__}.")
+    return name

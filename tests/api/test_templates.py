@@ -428,3 +428,19 @@ def test_a_bad_configuration_set_name_is_the_models_error_on_each_api(sesv2, pin
             call()
         assert error_of(excinfo) == (expected, 400)
     assert ses.list_configuration_sets()["ConfigurationSets"] == []
+
+
+@pytest.mark.parametrize("name", [5, ["welcome"], {"n": 1}, True])
+def test_a_name_that_is_not_text_is_a_bad_request_not_a_missing_template(ready, endpoint, control, name):
+    """boto3 refuses these before sending; a raw client gets a 400, not 'does not exist'."""
+    import urllib.error
+    import urllib.request
+
+    body = {"FromEmailAddress": SENDER, "Destination": TO,
+            "Content": {"Template": {"TemplateName": name, "TemplateData": DATA}}}
+    request = urllib.request.Request(endpoint + "/v2/email/outbound-emails", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=30)
+    assert (excinfo.value.code, excinfo.value.headers["x-amzn-ErrorType"]) == (400, "BadRequestException")
+    assert outbox(control) == []
