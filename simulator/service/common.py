@@ -97,7 +97,10 @@ def after_token(next_token: str | None) -> str | None:
     if not next_token:
         return None
     try:
-        return base64.urlsafe_b64decode(next_token.encode()).decode()
+        raw = base64.urlsafe_b64decode(next_token.encode())
+        if base64.urlsafe_b64encode(raw).decode() != next_token:  # "@@@" decodes (to nothing) too
+            raise ValueError(next_token)
+        return raw.decode()
     except Exception:
         raise InvalidNextTokenException("The NextToken is not valid.") from None
 

@@ -444,3 +444,22 @@ def test_a_name_that_is_not_text_is_a_bad_request_not_a_missing_template(ready, 
         urllib.request.urlopen(request, timeout=30)
     assert (excinfo.value.code, excinfo.value.headers["x-amzn-ErrorType"]) == (400, "BadRequestException")
     assert outbox(control) == []
+
+
+@pytest.mark.parametrize("token", ["garbage", "@@@", "!!!", "é", "d2VsY29tZQ"])
+def test_a_next_token_this_simulator_did_not_hand_out_is_refused_on_every_list(ready, pinpoint, ses, token):
+    """Base64 decoding skips characters outside its alphabet, so "@@@" used to give the first
+    page; now any token that is not exactly one handed out is the API's bad-token error."""
+    for call, expected in (
+            (lambda: ready.list_email_templates(NextToken=token), "InvalidNextTokenException"),
+            (lambda: ready.list_configuration_sets(NextToken=token), "InvalidNextTokenException"),
+            (lambda: pinpoint.list_configuration_sets(NextToken=token), "BadRequestException"),
+            (lambda: ses.list_templates(NextToken=token), "InvalidParameterValue"),
+            (lambda: ses.list_configuration_sets(NextToken=token), "InvalidParameterValue")):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo) == (expected, 400), token
+    ready.create_email_template(TemplateName="zzz", TemplateContent={"Text": "x"})
+    first = ready.list_email_templates(PageSize=1)  # a token handed out still works
+    assert ready.list_email_templates(PageSize=1, NextToken=first["NextToken"])["TemplatesMetadata"][0][
+        "TemplateName"] == "zzz"
