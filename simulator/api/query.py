@@ -46,6 +46,7 @@ MAX_DEPTH = 16  # dotted segments of a form key the parser reads; the ses model'
 _INDEX = re.compile(r"^[1-9][0-9]{0,5}$")
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")
 # XML 1.0 cannot carry these even as character references.
+_CR = {"\r": "&#13;"}
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -227,7 +228,9 @@ def _text(value) -> str:
         text = repr(value)
     else:
         text = str(value)
-    return escape(_NOT_XML.sub("\ufffd", text))
+    # A literal CR would reach the client as LF (XML parsers normalise line ends): a character
+    # reference keeps it, so a rendered template's CRLF lines arrive as sent.
+    return escape(_NOT_XML.sub("\ufffd", text), _CR)
 
 
 def _xml(shape, value) -> str:

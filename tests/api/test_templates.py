@@ -463,3 +463,12 @@ def test_a_next_token_this_simulator_did_not_hand_out_is_refused_on_every_list(r
     first = ready.list_email_templates(PageSize=1)  # a token handed out still works
     assert ready.list_email_templates(PageSize=1, NextToken=first["NextToken"])["TemplatesMetadata"][0][
         "TemplateName"] == "zzz"
+
+
+def test_test_render_keeps_crlf_on_both_apis(ready, ses):
+    """The rendered MIME's line ends reach the v1 client as CRLF too: a literal CR in XML
+    text is read back as LF, so it goes out as a character reference."""
+    v2 = ready.test_render_email_template(TemplateName="welcome", TemplateData=DATA)["RenderedTemplate"]
+    v1 = ses.test_render_template(TemplateName="welcome", TemplateData=DATA)["RenderedTemplate"]
+    for rendered in (v2, v1):
+        assert rendered.startswith("Subject: Hi Ada\r\n") and "\n" not in rendered.replace("\r\n", "")
