@@ -61,6 +61,34 @@ def _helper_missing(scope, name, *args):
 
 
 _HELPERS = {"helperMissing": _helper_missing}
+# {{#each}} iterations one part's render may make: nested loops multiply (a 4,000-item list
+# iterated inside itself is 16 million), and the data may hold 262,144 characters of list.
+MAX_EACH_ITERATIONS = 100_000
+
+
+class _TooMuchWork(Exception):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _builtin_each():
+    return _pybars()[0]._compiler._pybars_["helpers"]["each"]
+
+
+def _helpers() -> dict:
+    """The helpers of one message's render: SES's missing-attribute rule, and pybars' own `each`
+    counted against MAX_EACH_ITERATIONS (a helper given by name replaces pybars' built-in)."""
+    builtin = _builtin_each()
+    spent = 0
+
+    def each(this, options, context):
+        nonlocal spent
+        spent += len(context) if isinstance(context, (list, dict, str)) else 0
+        if spent > MAX_EACH_ITERATIONS:
+            raise _TooMuchWork()
+        return builtin(this, options, context)
+
+    return {**_HELPERS, "each": each}
 
 
 def validate_name(name: object) -> str:
@@ -114,12 +142,15 @@ def parse_data(text: object, member: str = "TemplateData") -> dict:
     return loads_object(text, BadRequestException, what=member, prefix=member)
 
 
-def _render_part(source: str | None, data: dict) -> str | None:
+def _render_part(source: str | None, data: dict, helpers: dict) -> str | None:
     if source is None:
         return None
     template = _compiled(source)
     try:
-        return str(template(data, helpers=_HELPERS))
+        return str(template(data, helpers=helpers))
+    except _TooMuchWork:
+        raise InvalidTemplate(f"The template could not be rendered: its {{{{#each}}}} blocks would make more than "
+                              f"{MAX_EACH_ITERATIONS:,} iterations.") from None
     except _Missing as missing:
         raise MissingRenderingAttribute(f"Attribute '{missing.name}' is not present in the rendering data.") from None
     except (_pybars()[0].PybarsError, RecursionError, TypeError, ValueError, IndexError, KeyError) as exc:
@@ -128,8 +159,9 @@ def _render_part(source: str | None, data: dict) -> str | None:
 
 def render(content: TemplateContent, data: dict) -> TemplateContent:
     """Each part rendered with the data (Handlebars semantics: `{{x}}` HTML-escapes)."""
-    return TemplateContent(_render_part(content.subject, data), _render_part(content.text, data),
-                           _render_part(content.html, data))
+    helpers = _helpers()  # one budget for the message's parts
+    return TemplateContent(_render_part(content.subject, data, helpers), _render_part(content.text, data, helpers),
+                           _render_part(content.html, data, helpers))
 
 
 def as_simple(rendered: TemplateContent) -> dict:

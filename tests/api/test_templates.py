@@ -472,3 +472,21 @@ def test_test_render_keeps_crlf_on_both_apis(ready, ses):
     v1 = ses.test_render_template(TemplateName="welcome", TemplateData=DATA)["RenderedTemplate"]
     for rendered in (v2, v1):
         assert rendered.startswith("Subject: Hi Ada\r\n") and "\n" not in rendered.replace("\r\n", "")
+
+
+def test_each_blocks_are_bounded_by_a_work_budget(sesv2, ses):
+    """Nested loops multiply: a list iterated inside itself is n² iterations (4,000 items took
+    16 s and 17 MB). A render may make 100,000; past that it is a rendering error."""
+    sesv2.create_email_template(TemplateName="square", TemplateContent={
+        "Subject": "s", "Text": "{{#each a}}{{#each ../a}}x{{/each}}{{/each}}"})
+    rendered = sesv2.test_render_email_template(TemplateName="square",
+                                                TemplateData=json.dumps({"a": list(range(300))}))
+    body = rendered["RenderedTemplate"].split("\r\n\r\n", 1)[1]
+    assert body.count("x") == 90_000  # 300 + 90,000 iterations: within the budget
+    for client, call, expected in (
+            (sesv2, "test_render_email_template", "BadRequestException"),
+            (ses, "test_render_template", "InvalidTemplate")):
+        with pytest.raises(ClientError) as excinfo:
+            getattr(client, call)(TemplateName="square", TemplateData=json.dumps({"a": list(range(4000))}))
+        assert error_of(excinfo) == (expected, 400)
+        assert "more than 100,000 iterations" in message(excinfo)
