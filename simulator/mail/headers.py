@@ -26,6 +26,7 @@ _MAX_DECODING_DEPTH = 4
 # How the query API names the fields the rest-json APIs call otherwise.
 _V1_FIELD_NAMES = {"FromEmailAddress": "Source", "Subject": "Message.Subject"}
 
+
 def one_line(value: str) -> str:
     """`value` with every line break (any of LINE_BREAKS) made a space: safe as one header field."""
     return _LINE_BREAK.sub(" ", value)

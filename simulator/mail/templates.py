@@ -61,8 +61,9 @@ def _helper_missing(scope, name, *args):
 
 
 _HELPERS = {"helperMissing": _helper_missing}
-# {{#each}} iterations one part's render may make: nested loops multiply (a 4,000-item list
-# iterated inside itself is 16 million), and the data may hold 262,144 characters of list.
+# {{#each}} iterations one message's render (its parts together) may make: nested loops
+# multiply (a 4,000-item list iterated inside itself is 16 million), and the data may hold
+# 262,144 characters of list.
 MAX_EACH_ITERATIONS = 100_000
 
 
