@@ -205,13 +205,14 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
     def ensure_identity(self, scope: Scope, raw_name: str, link_base: str = "") -> Identity:
         """The identity, created unless it exists: v1's Verify*Identity (a domain verifies
         through its `_amazonses` TXT token in `dns` mode)."""
-        found = self.find_identities(scope, [raw_name]).get(raw_name)
-        if found is not None:
-            return found
-        try:
-            return self.create_identity(scope, raw_name, link_base=link_base, method=VerificationMethod.TXT)
-        except AlreadyExistsException:  # a concurrent Verify won the race
-            return self.get_identity(scope, raw_name)
+        while True:  # a concurrent Verify may create it, and a concurrent Delete remove it again
+            found = self.find_identities(scope, [raw_name]).get(raw_name)
+            if found is not None:
+                return found
+            try:
+                return self.create_identity(scope, raw_name, link_base=link_base, method=VerificationMethod.TXT)
+            except AlreadyExistsException:
+                continue
 
     def get_identity(self, scope: Scope, raw_name: str) -> Identity:
         identity = self.store.get_identity(scope.account, scope.region, rules.identity_key(raw_name))
