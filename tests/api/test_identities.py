@@ -71,10 +71,29 @@ def test_the_pinpoint_list_route_is_a_get(pinpoint):
     assert [i["IdentityName"] for i in pinpoint.list_email_identities(PageSize=10)["EmailIdentities"]] == ["example.com"]
 
 
-def test_a_bad_page_size_is_a_bad_request(sesv2):
+def test_list_items_carry_only_their_models_members(sesv2, pinpoint):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    (v2_item,) = sesv2.list_email_identities()["EmailIdentities"]
+    (pinpoint_item,) = pinpoint.list_email_identities()["EmailIdentities"]
+    assert set(v2_item) == {"IdentityType", "IdentityName", "SendingEnabled", "VerificationStatus"}
+    assert set(pinpoint_item) == {"IdentityType", "IdentityName", "SendingEnabled"}  # Pinpoint's IdentityInfo
+
+
+@pytest.mark.parametrize("page_size", [-1, 1001])
+def test_a_page_size_outside_the_models_range_is_a_bad_request(sesv2, page_size):
     with pytest.raises(ClientError) as excinfo:
-        sesv2.list_email_identities(PageSize=0)
+        sesv2.list_email_identities(PageSize=page_size)
     assert error_of(excinfo) == ("BadRequestException", 400)
+
+
+@pytest.mark.parametrize("client", ["sesv2", "pinpoint"])
+def test_a_page_size_of_zero_the_models_allow_is_the_default_page(request, client):
+    api = request.getfixturevalue(client)
+    for i in range(3):
+        api.create_email_identity(EmailIdentity=f"d{i}.example.com")
+    page = api.list_email_identities(PageSize=0)
+    assert [i["IdentityName"] for i in page["EmailIdentities"]] == [f"d{i}.example.com" for i in range(3)]
+    assert "NextToken" not in page
 
 
 def test_deleting_removes_the_identity_and_its_configuration(sesv2):
