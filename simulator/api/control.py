@@ -116,7 +116,9 @@ def run_checks():
     identity = body().get("identity")
     if identity is not None and not isinstance(identity, str):
         raise ValidationError("identity must be a string")
-    result = sim().check_now(sim_scope(), identity)  # {"checks": [...], "skipped": [...]}
+    # SPEC §7: all active configurations -- of every account and region unless the query names one
+    everywhere = identity is None and "account" not in request.args and "region" not in request.args
+    result = sim().check_now(None if everywhere else sim_scope(), identity)  # {"checks": [...], "skipped": [...]}
     response = ok_lists(result)
     release(result["checks"])  # a sweep's results: freed in pieces, not in one long stretch
     return response

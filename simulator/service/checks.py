@@ -142,9 +142,10 @@ class Checks:
         """Check now, whether due or not: every active configuration of the scope, or one identity's."""
         return self.check_now(scope, raw_name)["checks"]
 
-    def check_now(self, scope: Scope, raw_name: str | None = None) -> dict:
+    def check_now(self, scope: Scope | None, raw_name: str | None = None) -> dict:
         """`run_checks` with what it could not check: {"checks": [...], "skipped": [{"check",
-        "identity", "account", "region", "domain", "reason"}]} -- a configuration a concurrent
+        "identity", "account", "region", "domain", "reason"}]}; scope None checks every account
+        and region's configurations (not with `raw_name`) -- a configuration a concurrent
         request changed so that the lookup no longer answers it, deleted meanwhile, or not
         looked up (interrupted by a reset or stop, or the sweep's deadline passed)."""
         if raw_name is not None:
@@ -155,6 +156,8 @@ class Checks:
             # Read under the lock: a scheduled sweep cannot change them between the read and the write.
             if raw_name is not None:
                 identities = [self.get_identity(scope, raw_name)]
+            elif scope is None:
+                identities = self.store.configured_identities()
             else:
                 identities = self.store.configured_identities(scope.account, scope.region)
             now = self.now()

@@ -213,6 +213,19 @@ def test_regions_are_checked_against_their_own_feedback_host(client_for, control
     assert eu.get_email_identity(EmailIdentity="example.com")["MailFromAttributes"]["MailFromDomainStatus"] == "SUCCESS"
 
 
+def test_checks_run_without_a_scope_checks_every_account_and_region(configured, client_for, control):
+    """SPEC §7: "all active configs" -- not only the default account's region."""
+    others = [client_for("sesv2", region="eu-west-1"), client_for("sesv2", account="123456789012")]
+    for other in others:
+        other.create_email_identity(EmailIdentity="example.net")
+        other.put_email_identity_mail_from_attributes(EmailIdentity="example.net", MailFromDomain="mail.example.net")
+    checked = {(c["account"], c["region"], c["identity"]) for c in check(control)}
+    assert checked == {("000000000000", "us-east-1", "example.com"), ("000000000000", "eu-west-1", "example.net"),
+                       ("123456789012", "us-east-1", "example.net")}
+    scoped = control.ok("POST", "/_sim/checks/run?region=eu-west-1", {})["checks"]
+    assert [(c["region"], c["identity"]) for c in scoped] == [("eu-west-1", "example.net")]
+
+
 @pytest.mark.parametrize("record", [
     {"name": "bad..name", "type": "MX", "value": "10 x.com"},
     {"name": "mail.example.com", "type": "MX", "value": "ten x.com"},
