@@ -32,8 +32,9 @@ def parse_raw(
       what live SES answers (v1 InvalidParameterValue), rather than MessageRejected.
     - A header SES allows only once, present twice → BadRequestException
       "Duplicate header '<Name>'.".
-    - A From, To, Cc, Bcc or Subject header whose text (encoded words decoded)
-      holds a line break → BadRequestException naming the header (SPEC §14).
+    - A header field whose text (encoded words decoded) holds a line break, any
+      of them, not only the address fields and Subject → BadRequestException naming
+      the header (SPEC §14: a downstream reader would see a new field there).
     - The Bcc header and SES's X-SES-* control headers are removed from what is
       delivered, as SES does; every other byte is kept, line endings become CRLF.
     - Larger than `max_bytes` → MessageRejected (v2: 40 MB; pass V1_MAX_MESSAGE_BYTES
@@ -44,6 +45,8 @@ def parse_raw(
     check_size(len(data), max_bytes)
     fields, body = split_header_block(to_crlf(bytes(data)))
     _check_duplicates(fields)
+    for field in fields:
+        check_field(field.value, f"{field.name} header")
 
     if from_address:
         _, sender = parse_address(from_address, "FromEmailAddress")
@@ -67,7 +70,6 @@ def parse_raw(
     subjects = [f for f in fields if f.key == "subject"]
     subject = None
     if subjects:
-        check_field(subjects[0].value, f"{subjects[0].name} header")
         subject = _decode_header_text(subjects[0].value)
     delivered = [f for f in fields if f.key != "bcc" and not f.key.startswith("x-ses-")]
     mime_bytes = b"".join(f.raw for f in delivered) + CRLF + body

@@ -88,6 +88,18 @@ V2_CASES = {
         {"Destination": None, "Content": {"Raw": {"Data": (
             f"From: app@example.com\r\nTo: {CRLF_B} <user@example.org>\r\nSubject: x\r\n\r\nbody\r\n").encode()}}},
         "To header"),
+    "Raw Reply-To header, CRLF in an encoded word": (
+        {"Content": {"Raw": {"Data": (
+            f"From: app@example.com\r\nReply-To: {CRLF_Q} <r@example.com>\r\nSubject: x\r\n\r\nbody\r\n").encode()}}},
+        "Reply-To header"),
+    "Raw custom header, CRLF in a B encoded word": (
+        {"Content": {"Raw": {"Data": (
+            f"From: app@example.com\r\nX-Campaign: {CRLF_B}\r\nSubject: x\r\n\r\nbody\r\n").encode()}}},
+        "X-Campaign header"),
+    "Raw From header the request's FromEmailAddress overrides": (
+        {"Content": {"Raw": {"Data": (
+            f"From: {CRLF_Q} <app@example.com>\r\nTo: user@example.org\r\nSubject: x\r\n\r\nbody\r\n").encode()}}},
+        "From header"),
     "Raw Subject header, NEL in an encoded word": (
         {"Content": {"Raw": {"Data": (
             f"From: app@example.com\r\nTo: user@example.org\r\nSubject: {NEL_Q}\r\n\r\nbody\r\n").encode()}}},
