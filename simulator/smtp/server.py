@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, syntax
 
 from ..core.errors import AwsError, MailFromDomainNotVerifiedException, MessageRejected
 from ..core.model import Scope
 from ..credentials import Credential, account_for_access_key
 from ..mail import MAX_RECIPIENTS, V2_MAX_MESSAGE_BYTES
+from ..mail.addresses import parse_address
 from .credentials import password_matches
 
 log = logging.getLogger("mailfrom_sim.smtp")
@@ -39,6 +41,19 @@ _SES_REPLIES = {
 }
 AUTH_INVALID = "535 Authentication Credentials Invalid"
 TOO_MANY_RECIPIENTS = f"554 Transaction failed: Recipient count exceeds {MAX_RECIPIENTS}."
+# SES's words (AWS knowledge center, "501 errors from the SMTP endpoint").
+INVALID_MAIL_FROM = "501 Invalid MAIL FROM address provided"
+INVALID_RCPT = "501 Invalid RCPT TO address provided"
+NULL_SENDER = "<>"  # aiosmtpd's address for MAIL FROM:<>
+TLS_ACTIVE = "503 TLS already active"
+LINE_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
+# RFC 5321 4.5.3.1.6: a line is at most 1000 octets with its CRLF, so 998 before it.
+# aiosmtpd allows 1001 on the wire, room for the dot transparency adds; the limit is
+# checked again here on the message as it was meant (transparency removed).
+MAX_LINE = 998
+_AUTH_PARAMETER = re.compile(r"\s+AUTH=\S*", re.IGNORECASE)
+_MAIL_ARGUMENT = re.compile(r"(FROM:\s*(?:<[^>]*>|\S+))(.*)", re.IGNORECASE | re.DOTALL)  # the address, the parameters
+MALFORMED = "553 5.1.3 Error: malformed address"  # aiosmtpd's, for MAIL and RCPT alike
 
 
 def is_loopback(host: str) -> bool:
@@ -65,10 +80,42 @@ class _SesSMTP(SMTP):
     def _create_session(self) -> Session:
         return _Session(self.loop)
 
+    _malformed = MALFORMED  # what a malformed address in the command being answered is
+
     async def push(self, status) -> None:
         if isinstance(status, str):
-            status = _SES_REPLIES.get(status, status)
+            status = self._malformed if status == MALFORMED else _SES_REPLIES.get(status, status)
         await super().push(status)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str):
+        # aiosmtpd would answer 220 and start a handshake inside the TLS session (RFC 3207:
+        # a client must not), which ends the connection without a word.
+        if self._tls_protocol is not None:
+            await self.push(TLS_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg):
+        # RFC 4954 5: a server offering AUTH accepts MAIL's AUTH= parameter (it may discard
+        # it); aiosmtpd knows no AUTH parameter and would answer 555.
+        match = _MAIL_ARGUMENT.fullmatch(arg or "")
+        if match and self.session is not None and self.session.extended_smtp:
+            arg = match.group(1) + _AUTH_PARAMETER.sub("", match.group(2))
+        self._malformed = INVALID_MAIL_FROM
+        try:
+            await super().smtp_MAIL(arg)
+        finally:
+            self._malformed = MALFORMED
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg):
+        self._malformed = INVALID_RCPT
+        try:
+            await super().smtp_RCPT(arg)
+        finally:
+            self._malformed = MALFORMED
 
     async def check_auth_needed(self, caller_method: str) -> bool:
         # Enforced here rather than with auth_required=True, which warns on every connection
@@ -111,7 +158,9 @@ class SmtpInterface:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-send")
         self._in_flight = 0
         self._idle = threading.Condition()
-        common = dict(data_size_limit=V2_MAX_MESSAGE_BYTES, authenticator=self._authenticate,
+        # No SMTPUTF8: SES's endpoint does not offer it, and the send path refuses a non-ASCII
+        # local part; offering it would only move the refusal to the end of DATA.
+        common = dict(data_size_limit=V2_MAX_MESSAGE_BYTES, authenticator=self._authenticate, enable_SMTPUTF8=False,
                       server_hostname="mailfrom-sim",
                       ident="ESMTP SimpleEmailService")
         self.listeners: dict[str, _Listener] = {}
@@ -177,7 +226,30 @@ class SmtpInterface:
             return None
         return Scope(credential.account, self.region)
 
+    async def handle_MAIL(self, server, session, envelope, address: str, mail_options: list[str]) -> str:
+        """A sender the API would refuse is refused here; `<>` is kept (the From header sends)."""
+        if address != NULL_SENDER:
+            try:
+                parse_address(address, "MAIL FROM")
+            except AwsError:
+                return INVALID_MAIL_FROM
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options: list[str]) -> str:
+        """A recipient the API would refuse is refused here, per RCPT, not at the end of DATA."""
+        try:
+            parse_address(address, "RCPT TO")
+        except AwsError:
+            return INVALID_RCPT
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:
+        if any(len(line) > MAX_LINE for line in envelope.original_content.split(b"\r\n")):
+            return LINE_TOO_LONG
         if len(envelope.rcpt_tos) > MAX_RECIPIENTS:
             return TOO_MANY_RECIPIENTS
         with self._idle:
@@ -209,6 +281,7 @@ def _send_call(simulator, scope: Scope, mail_from: str | None, rcpt_tos: list[st
     """The one call into the facade's send path: the session's MAIL FROM is the sender
     (SES takes it from there), the RCPT TOs are the recipients, the DATA is raw MIME."""
     recipients = list(rcpt_tos)
-    return lambda: simulator.send_email(scope, from_address=mail_from or None,
+    sender = None if mail_from in (None, "", NULL_SENDER) else mail_from
+    return lambda: simulator.send_email(scope, from_address=sender,
                                         destination={"ToAddresses": recipients},
                                         content={"Raw": {"Data": data}}, via="smtp")

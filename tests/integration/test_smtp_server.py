@@ -250,6 +250,72 @@ def test_lines_longer_than_1000_octets_are_refused_and_nothing_stored(sim):
     assert len(outbox(sim.control)) == 1
 
 
+def test_a_line_of_1001_octets_is_refused_though_dot_transparency_may_send_one(sim):
+    """RFC 5321 4.5.3.1.6: 1000 octets with the CRLF. smtplib doubles a leading dot, so the
+    dotted line below crosses the wire as 1001 octets and is still a 1000-octet line."""
+    dotted = MIME + "." + "d" * 997 + "\r\n"
+    sim.send(mime=dotted)
+    assert outbox(sim.control)[0]["raw"].endswith("." + "d" * 997 + "\r\n")
+    with sim.client() as client:
+        client.mail(SENDER)
+        client.rcpt(TO)
+        assert client.data((MIME + "y" * 999 + "\r\n").encode()) == (500, b"Line too long (see RFC5321 4.5.3.1.6)")
+    assert len(outbox(sim.control)) == 1
+
+
+@pytest.mark.parametrize("recipient", ["", "nobody", "a@@example.org", "user@example..org"])
+def test_a_recipient_the_api_would_refuse_is_501_at_rcpt(sim, recipient):
+    with sim.client() as client:
+        client.mail(SENDER)
+        assert client.rcpt(recipient) == (501, b"Invalid RCPT TO address provided")
+        assert client.rcpt(TO)[0] == 250  # the transaction goes on with the good ones
+        code, reply = client.data(MIME.encode())
+    assert code == 250, reply
+    assert outbox(sim.control)[0]["destinations"] == [TO]
+
+
+@pytest.mark.parametrize("sender", ["nobody", "a@@example.com"])
+def test_a_sender_the_api_would_refuse_is_501_at_mail(sim, sender):
+    with sim.client() as client:
+        assert client.mail(sender) == (501, b"Invalid MAIL FROM address provided")
+        assert client.mail(SENDER)[0] == 250  # not a nested MAIL: nothing was accepted
+    assert outbox(sim.control) == []
+
+
+def test_a_null_mail_from_sends_as_the_from_header(sim):
+    with sim.client() as client:
+        assert client.mail("")[0] == 250  # smtplib sends MAIL FROM:<>
+        client.rcpt(TO)
+        code, reply = client.data(MIME.encode())
+    assert code == 250, reply
+    assert outbox(sim.control)[0]["from"] == SENDER
+
+
+def test_mails_auth_parameter_is_accepted_and_discarded(sim):
+    """RFC 4954 5: a server that offers AUTH accepts MAIL FROM's AUTH= parameter."""
+    with sim.client() as client:
+        assert client.mail(SENDER, ["AUTH=<>"])[0] == 250
+        client.rcpt(TO)
+        assert client.data(MIME.encode())[0] == 250
+        assert client.mail(SENDER, ["AUTH=app+40example.com", "BODY=8BITMIME"])[0] == 250
+        client.rset()
+        assert client.mail(SENDER, ["FOO=bar"])[0] == 555  # other unknown parameters still are not
+    assert len(outbox(sim.control)) == 1
+
+
+def test_smtputf8_is_not_offered(sim):
+    with sim.client() as client:
+        assert not client.has_extn("smtputf8")
+        assert client.docmd(f"MAIL FROM:<{SENDER}> SMTPUTF8")[0] == 501
+
+
+def test_starttls_inside_tls_is_refused_and_the_session_goes_on(sim):
+    with sim.client() as client:
+        assert client.docmd("STARTTLS") == (503, b"TLS already active")
+        sim.send(client)
+    assert len(outbox(sim.control)) == 1
+
+
 def _read_reply(stream) -> bytes:
     while True:
         line = stream.readline()
