@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session, syntax
 
 from ..core.errors import AwsError, MailFromDomainNotVerifiedException, MessageRejected
 from ..core.model import Scope
@@ -46,6 +46,9 @@ INVALID_MAIL_FROM = "501 Invalid MAIL FROM address provided"
 INVALID_RCPT = "501 Invalid RCPT TO address provided"
 NULL_SENDER = "<>"  # aiosmtpd's address for MAIL FROM:<>
 TLS_ACTIVE = "503 TLS already active"
+# SES's "SMTP response codes returned by Amazon SES".
+TEMPORARY_FAILURE = "451 Temporary service failure"
+IDLE_TIMEOUT = "451 Timeout waiting for data from client"
 LINE_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
 # RFC 5321 4.5.3.1.6: a line is at most 1000 octets with its CRLF, so 998 before it.
 # aiosmtpd allows 1001 on the wire, room for the dot transparency adds; the limit is
@@ -117,6 +120,28 @@ class _SesSMTP(SMTP):
         finally:
             self._malformed = MALFORMED
 
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        # SASL mechanism names are matched without regard to case (RFC 4422 3.1 names
+        # them in upper case; clients such as `auth login` typed by hand do not).
+        if arg:
+            mechanism, _, rest = arg.strip().partition(" ")
+            arg = f"{mechanism.upper()} {rest}".rstrip()
+        await super().smtp_AUTH(arg)
+
+    async def challenge_auth(self, *args, **kwargs):
+        try:
+            return await super().challenge_auth(*args, **kwargs)
+        except ValueError:  # the answer's line is over the stream's limit
+            await self.push(LINE_TOO_LONG)
+            return MISSING
+
+    def _timeout_cb(self):
+        # SES says why before it closes an idle connection; aiosmtpd just closes it.
+        if self._writer is not None and self.transport is not None and not self.transport.is_closing():
+            self._writer.write(f"{IDLE_TIMEOUT}\r\n".encode())
+        super()._timeout_cb()
+
     async def check_auth_needed(self, caller_method: str) -> bool:
         # Enforced here rather than with auth_required=True, which warns on every connection
         # when AUTH may go without TLS (allowed on loopback, a README choice).
@@ -150,7 +175,8 @@ class SmtpInterface:
     """
 
     def __init__(self, simulator, *, host: str, port: int | None, smtps_port: int | None, region: str,
-                 tls_context, credentials: dict[str, Credential] | None = None, workers: int = 8):
+                 tls_context, credentials: dict[str, Credential] | None = None, workers: int = 8,
+                 idle_timeout: float = 300.0):
         self.simulator = simulator
         self.host = host
         self.region = region
@@ -161,7 +187,7 @@ class SmtpInterface:
         # No SMTPUTF8: SES's endpoint does not offer it, and the send path refuses a non-ASCII
         # local part; offering it would only move the refusal to the end of DATA.
         common = dict(data_size_limit=V2_MAX_MESSAGE_BYTES, authenticator=self._authenticate, enable_SMTPUTF8=False,
-                      server_hostname="mailfrom-sim",
+                      server_hostname="mailfrom-sim", timeout=idle_timeout,
                       ident="ESMTP SimpleEmailService")
         self.listeners: dict[str, _Listener] = {}
         if port is not None:
@@ -205,12 +231,19 @@ class SmtpInterface:
         self._executor.shutdown(wait=True)
 
     # --- aiosmtpd hooks -----------------------------------------------------
+    async def handle_exception(self, error: Exception) -> str:
+        """A fault of ours mid-session: SES's local processing error, not Python's words."""
+        log.error("SMTP session error", exc_info=error)
+        return TEMPORARY_FAILURE
+
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         try:
             user, password = auth_data.login.decode("utf-8"), auth_data.password.decode("utf-8")
         except UnicodeDecodeError:
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        if not user:  # no access key id at all, whatever --auth says
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         scope = self.scope_for(user, password)
         if scope is None:

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from simulator.runtime import Options, Runtime
+from simulator.smtp.server import SmtpInterface
 from tests.api.test_send import MAIL, MESSAGE_ID, configure, outbox, reach
 from tests.helpers import SimControl, aws_client
 from tests.integration.test_send_relay import wait_relay
@@ -314,6 +315,59 @@ def test_starttls_inside_tls_is_refused_and_the_session_goes_on(sim):
         assert client.docmd("STARTTLS") == (503, b"TLS already active")
         sim.send(client)
     assert len(outbox(sim.control)) == 1
+
+
+def _session(sim) -> tuple[socket.socket, object]:
+    """A raw connection on loopback (AUTH needs no TLS there), after the greeting and EHLO."""
+    raw = socket.create_connection(("127.0.0.1", sim.port), timeout=30)
+    stream = raw.makefile("rb")
+    assert _read_reply(stream).startswith(b"220")
+    raw.sendall(b"EHLO client\r\n")
+    assert _read_reply(stream).startswith(b"250")
+    return raw, stream
+
+
+def test_auth_mechanism_names_are_matched_without_case(sim):
+    raw, stream = _session(sim)
+    with raw:
+        raw.sendall(b"auth login\r\n")
+        assert _read_reply(stream) == b"334 VXNlcm5hbWU6\r\n"  # "Username:"
+        raw.sendall(base64.b64encode(b"AKIAEXAMPLE") + b"\r\n")
+        assert _read_reply(stream).startswith(b"334 ")
+        raw.sendall(base64.b64encode(b"any") + b"\r\n")
+        assert _read_reply(stream) == b"235 Authentication successful\r\n"
+
+
+def test_an_overlong_auth_answer_is_refused_in_smtp_words_and_the_session_goes_on(sim):
+    raw, stream = _session(sim)
+    with raw:
+        raw.sendall(b"AUTH LOGIN\r\n")
+        assert _read_reply(stream).startswith(b"334 ")
+        raw.sendall(b"A" * 2000 + b"\r\n")
+        assert _read_reply(stream) == b"500 Line too long (see RFC5321 4.5.3.1.6)\r\n"
+        plain = base64.b64encode(b"\0AKIAEXAMPLE\0any")
+        raw.sendall(b"AUTH PLAIN " + plain + b"\r\n")
+        assert _read_reply(stream) == b"235 Authentication successful\r\n"
+
+
+def test_an_empty_user_name_is_refused(sim):
+    raw, stream = _session(sim)
+    with raw:
+        raw.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0\0any") + b"\r\n")
+        assert _read_reply(stream) == b"535 Authentication Credentials Invalid\r\n"
+
+
+def test_an_idle_connection_is_told_why_before_it_is_closed(runtime):
+    smtp = SmtpInterface(runtime.simulator, host="127.0.0.1", port=0, smtps_port=None, region="us-east-1",
+                         tls_context=None, idle_timeout=0.3).start()
+    try:
+        with socket.create_connection(("127.0.0.1", smtp.listeners["smtp"].port), timeout=30) as raw:
+            stream = raw.makefile("rb")
+            assert _read_reply(stream).startswith(b"220")
+            assert _read_reply(stream) == b"451 Timeout waiting for data from client\r\n"
+            assert stream.read() == b""  # then closed
+    finally:
+        smtp.stop()
 
 
 def _read_reply(stream) -> bytes:
