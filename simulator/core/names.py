@@ -25,12 +25,15 @@ def normalize_domain(name: str) -> str:
     return name.lower()
 
 
-def host_name_problem(name: str, *, dns_labels: bool = False, subject: str = "the domain") -> str | None:
+def host_name_problem(name: str, *, dns_labels: bool = False, subject: str = "the domain",
+                      min_labels: int = 2) -> str | None:
     """Why `name` (already normalised) is not a valid host name, or None.
 
     `dns_labels`: judge it as a DNS owner name instead (what the embedded zone
     holds): underscores allowed, one label enough, a numeric last label allowed.
-    `subject` is what the messages call the name.
+    `subject` is what the messages call the name; `min_labels` how many labels
+    it needs (1: a bare label such as "com" is a host name, for callers that
+    refuse it with their own words).
     """
     if not name:
         return f"{subject} is empty"
@@ -39,7 +42,7 @@ def host_name_problem(name: str, *, dns_labels: bool = False, subject: str = "th
     if len(name) > 253:
         return f"{subject} is longer than 253 characters"
     labels = name.split(".")
-    if len(labels) < 2 and not dns_labels:
+    if len(labels) < min_labels and not dns_labels:
         return f"{subject} needs at least two labels"
     pattern = _DNS_LABEL if dns_labels else _HOST_LABEL
     for label in labels:

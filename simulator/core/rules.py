@@ -83,7 +83,8 @@ def parse_behavior(value: object, spelling: str = "v2") -> BehaviorOnMxFailure:
 def validate_mail_from_domain(identity: Identity, raw: str) -> str:
     """The normalised MAIL FROM domain, or BadRequestException (SPEC §3)."""
     domain = normalize_domain(raw)
-    problem = host_name_problem(domain)
+    # A bare label ("com") is a host name, just not under the identity: SPEC §3's words say so.
+    problem = host_name_problem(domain, min_labels=1)
     if problem:
         raise BadRequestException(
             f"Invalid MAIL FROM domain '{raw}': {problem}.",
