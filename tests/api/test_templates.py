@@ -489,4 +489,54 @@ def test_each_blocks_are_bounded_by_a_work_budget(sesv2, ses):
         with pytest.raises(ClientError) as excinfo:
             getattr(client, call)(TemplateName="square", TemplateData=json.dumps({"a": list(range(4000))}))
         assert error_of(excinfo) == (expected, 400)
-        assert "more than 100,000 iterations" in message(excinfo)
+        assert "its blocks would run more than 100,000 times" in message(excinfo)
+
+
+@pytest.mark.parametrize("text, data, problem", [
+    # A plain section over a list, nested through {{#with @root}}: 200³ bodies (9 s before).
+    ("{{#a}}{{#with @root}}{{#a}}{{#with @root}}{{#a}}x{{/a}}{{/with}}{{/a}}{{/with}}{{/a}}",
+     {"a": list(range(200))}, "its blocks would run more than 100,000 times"),
+    ("{{#a}}x{{/a}}", {"a": [0] * 120_000}, "its blocks would run more than 100,000 times"),
+    # Few bodies, each putting out a large value: 1,000 × 250,000 characters.
+    ("{{#each a}}{{{../b}}}{{/each}}", {"a": list(range(1000)), "b": "y" * 250_000},
+     "it would put out more than 41,943,040 characters"),
+    # No block at all: the same large value 200 times.
+    ("{{{b}}}" * 200, {"b": "y" * 250_000}, "it would put out more than 41,943,040 characters"),
+])
+def test_every_block_and_value_counts_against_the_budget(sesv2, ses, text, data, problem):
+    content = {"Subject": "s", "Text": text}
+    sesv2.create_email_template(TemplateName="heavy", TemplateContent=content)
+    for client, call, expected in (
+            (sesv2, "test_render_email_template", "BadRequestException"),
+            (ses, "test_render_template", "InvalidTemplate")):
+        with pytest.raises(ClientError) as excinfo:
+            getattr(client, call)(TemplateName="heavy", TemplateData=json.dumps(data, separators=(",", ":")))
+        assert error_of(excinfo) == (expected, 400)
+        assert problem in message(excinfo)
+
+
+def test_a_helper_given_nothing_is_a_rendering_error_in_plain_words(sesv2):
+    sesv2.create_email_template(TemplateName="bare", TemplateContent={"Subject": "s", "Text": "{{#if}}x{{/if}}"})
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.test_render_email_template(TemplateName="bare", TemplateData="{}")
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert message(excinfo) == ("The template could not be rendered: a helper was given the wrong number or kind "
+                                "of arguments.")
+
+
+def test_a_slow_compile_holds_up_no_other_template_request(sesv2):
+    """pybars compiles ~2,000 expressions a second, so a large template takes seconds; a
+    second compile gets a compiler of its own instead of waiting for the first."""
+    import threading
+    import time
+
+    big = threading.Thread(target=lambda: sesv2.create_email_template(
+        TemplateName="big", TemplateContent={"Subject": "s", "Text": "{{a}} " * 8000}))
+    big.start()
+    try:
+        time.sleep(0.5)  # the big one is compiling by now (it takes ~4 s)
+        sesv2.create_email_template(TemplateName="small", TemplateContent={"Subject": "s", "Text": "{{b}}"})
+        assert big.is_alive()  # the small one was answered while the big one still compiles
+    finally:
+        big.join()
+    assert {t["TemplateName"] for t in sesv2.list_email_templates()["TemplatesMetadata"]} == {"big", "small"}
