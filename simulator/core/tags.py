@@ -25,16 +25,17 @@ def validate(tags: object, name_key: str = "Name", value_key: str = "Value") -> 
         name, value = tag.get(name_key, ""), tag.get(value_key, "")
         if not isinstance(name, str) or not isinstance(value, str):
             raise BadRequestException("A tag's name and value must be strings.")
+        # Every rule on the name comes before any on the value (SPEC §16).
         if name == "":
             raise BadRequestException("The tag name must be specified.")
-        if value == "":
-            raise BadRequestException("The tag value must be specified.")
         if len(name) > MAX_LENGTH:
             raise BadRequestException("Tag name cannot exceed 255 characters.")
         # The "ses:" prefix names SES's own auto-tags and is not held against the name.
         if not _NAME.match(name.removeprefix("ses:")):
             raise BadRequestException(
                 f"Invalid tag name <{name}>: only alphanumeric ASCII characters, '_',  '-' are allowed.")
+        if value == "":
+            raise BadRequestException("The tag value must be specified.")
         if len(value) > MAX_LENGTH:
             raise BadRequestException("Tag value cannot exceed 255 characters.")
         if not _VALUE.match(value):

@@ -116,6 +116,9 @@ TAG_CASES = [  # (tags, the recorded message); source: LocalStack's SES provider
     ([{"Name": "n" * 256, "Value": "v"}], "Tag name cannot exceed 255 characters."),
     ([{"Name": "bad name", "Value": "bad value"}],  # the name is reported before the value
      "Invalid tag name <bad name>: only alphanumeric ASCII characters, '_',  '-' are allowed."),
+    ([{"Name": "bad!", "Value": ""}],  # an empty value too: every rule on the name comes first
+     "Invalid tag name <bad!>: only alphanumeric ASCII characters, '_',  '-' are allowed."),
+    ([{"Name": "n" * 300, "Value": ""}], "Tag name cannot exceed 255 characters."),
     ([{"Name": "n", "Value": "v" * 256}], "Tag value cannot exceed 255 characters."),
     ([{"Name": "n", "Value": "bad value"}],
      "Invalid tag value <bad value>: only alphanumeric ASCII characters, '_',  '-' , '.', '@' are allowed."),
