@@ -11,10 +11,15 @@ SERVICES = ("sesv2", "pinpoint-email", "ses")
 
 @lru_cache(maxsize=None)
 def service_model(service: str):
-    """A botocore service model, loaded once per process (parsing one takes ~0.1 s)."""
-    import botocore.session
+    """A botocore service model, loaded once per process (parsing one takes ~0.1 s).
 
-    return botocore.session.get_session().get_service_model(service)
+    Read with botocore's loader, not a session: a session reads the user's AWS
+    configuration (an unknown AWS_PROFILE would stop the simulator), which the models
+    do not depend on."""
+    from botocore.loaders import Loader
+    from botocore.model import ServiceModel
+
+    return ServiceModel(Loader().load_service_model(service, "service-2"), service_name=service)
 
 
 @lru_cache(maxsize=None)
@@ -50,3 +55,19 @@ def load_models(services=SERVICES) -> None:
 def error_codes(service: str) -> frozenset[str]:
     """The error codes a service's model defines."""
     return frozenset(shape.name for shape in service_model(service).error_shapes)
+
+
+@lru_cache(maxsize=None)
+def operation_error_codes(service: str, operation: str) -> frozenset[str]:
+    """The error codes the model lists for one operation."""
+    return frozenset(shape.name for shape in service_model(service).operation_model(operation).error_shapes)
+
+
+def boto3_session():
+    """A boto3 session for clients of the simulator: it ignores AWS_PROFILE (their
+    credentials are dummies, and a profile that does not exist would stop every call)."""
+    import boto3
+    import botocore.session
+
+    return boto3.session.Session(botocore_session=botocore.session.Session(
+        session_vars={"profile": (None, None, None, None)}))

@@ -36,19 +36,28 @@ SERVICE = {"v1": "pinpoint-email", "v2": "sesv2"}
 VIA = {"v1": VIA_PINPOINT, "v2": VIA_V2}
 
 
+# Flask endpoint -> the model operation it serves.
+_OPERATIONS: dict[str, str] = {}
+
+
 def _error_response(error: AwsError):
-    """Each API answers only with its own model's error codes (SPEC §16)."""
-    return aws_error_response(in_model(SERVICE["v1" if request.path.startswith("/v1/") else "v2"], error))
+    """Each API answers only with its own model's error codes, and each operation with the
+    codes its model lists (SPEC §16)."""
+    rule = request.url_rule
+    operation = _OPERATIONS.get(rule.endpoint.rpartition(".")[2]) if rule is not None else None
+    return aws_error_response(in_model(SERVICE["v1" if request.path.startswith("/v1/") else "v2"], error, operation))
 
 
 install_error_renderer(bp, _error_response)
 
 
-def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2")):
+def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2"), operation: str | None = None):
+    """A view for `/{version}/email{rule}`; `operation` defaults to the endpoint in CamelCase."""
     def decorator(view):
         for version in versions:
             bp.add_url_rule(f"/{version}/email{rule}", f"{endpoint}_{version}", view, methods=methods,
                             defaults={"api": version})
+            _OPERATIONS[f"{endpoint}_{version}"] = operation or "".join(map(str.title, endpoint.split("_")))
         return view
     return decorator
 
@@ -123,13 +132,14 @@ def delete_email_identity(api: str, identity: str):
     return json_response({})
 
 
-@_route("/identities/<path:identity>/dkim", ["PUT"], "put_dkim_attributes")
+@_route("/identities/<path:identity>/dkim", ["PUT"], "put_dkim_attributes",
+        operation="PutEmailIdentityDkimAttributes")
 def put_email_identity_dkim_attributes(api: str, identity: str):
     sim().set_dkim_signing(scope(), identity, json_body().get("SigningEnabled", False))
     return json_response({})
 
 
-@_route("/identities/<path:identity>/mail-from", ["PUT"], "put_mail_from")
+@_route("/identities/<path:identity>/mail-from", ["PUT"], "put_mail_from", operation="PutEmailIdentityMailFromAttributes")
 def put_email_identity_mail_from_attributes(api: str, identity: str):
     body = json_body()
     domain = optional_string(body, "MailFromDomain")
@@ -180,7 +190,8 @@ def list_email_identities(api: str):
     return _list(api, request.args.get("PageSize"), request.args.get("NextToken"))
 
 
-@_route("/list-identities", ["POST"], "list_email_identities_post", versions=("v2",))
+@_route("/list-identities", ["POST"], "list_email_identities_post", versions=("v2",),
+        operation="ListEmailIdentities")
 def list_email_identities_post(api: str):
     body = json_body()
     return _list(api, body.get("PageSize"), body.get("NextToken"))
@@ -352,7 +363,8 @@ def list_configuration_sets(api: str):
     return _list_configuration_sets(request.args.get("PageSize"), _next_token())
 
 
-@_route("/list-configuration-sets", ["POST"], "list_configuration_sets_post", versions=("v2",))
+@_route("/list-configuration-sets", ["POST"], "list_configuration_sets_post", versions=("v2",),
+        operation="ListConfigurationSets")
 def list_configuration_sets_post(api: str):
     body = json_body()
     return _list_configuration_sets(body.get("PageSize"), body.get("NextToken"))

@@ -25,7 +25,7 @@ from ..core.jsoninput import loads_object
 from ..core.model import Scope
 from ..credentials import DEFAULT_ACCOUNT, account_for_access_key
 from ..mail.ids import random_uuid
-from ..models import error_codes, service_model
+from ..models import error_codes, operation_error_codes, service_model
 
 if TYPE_CHECKING:
     from ..service import Simulator
@@ -235,11 +235,13 @@ def _shaper(shape, made: dict):
     return shape_map
 
 
-def in_model(service: str, error: AwsError) -> AwsError:
+def in_model(service: str, error: AwsError, operation: str | None = None) -> AwsError:
     """`error` as `service` can answer it: a model error code this service's model does not
-    define (e.g. InvalidNextTokenException on Pinpoint) is its BadRequestException."""
+    define (e.g. InvalidNextTokenException on Pinpoint), or that `operation`'s errors do not
+    list (InvalidNextTokenException on sesv2 ListEmailTemplates), is its BadRequestException."""
     known = error_codes("sesv2") | error_codes("pinpoint-email")
-    if error.code in known and error.code not in error_codes(service):
+    if error.code in known and (error.code not in error_codes(service) or (
+            operation is not None and error.code not in operation_error_codes(service, operation))):
         return BadRequestException(error.message, error.v1_message)
     return error
 

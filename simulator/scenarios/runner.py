@@ -83,10 +83,10 @@ class Clients:
     """boto3 clients per (service, region, account), made once and reused across scenarios."""
 
     def __init__(self, endpoint_url: str):
-        import boto3
+        from ..models import boto3_session
 
         self.endpoint_url = endpoint_url
-        self._session = boto3.session.Session()
+        self._session = boto3_session()
         self._clients: dict[tuple[str, str, str | None], Any] = {}
 
     def get(self, service: str, region: str, account: str | None):

@@ -119,8 +119,8 @@ class Catalog:
             page_size = max_page
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
             raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
-        rows = self.store.list_named(table, scope.account, scope.region, after_token(next_token), page_size + 1)
-        return paged(rows, page_size, lambda row: row["name"])
+        rows = self.store.list_named(table, scope.account, scope.region, after_token(next_token, table), page_size + 1)
+        return paged(rows, page_size, lambda row: row["name"], table)
 
 
 def _name_text(name: object) -> str:

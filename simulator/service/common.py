@@ -92,25 +92,30 @@ def template_name_from_arn(scope: Scope, arn: object) -> str:
     return name
 
 
-def after_token(next_token: str | None) -> str | None:
-    """The last name of the previous page, from a NextToken this simulator handed out."""
+def after_token(next_token: str | None, kind: str) -> str | None:
+    """The last name of the previous page, from a NextToken of this simulator's form for the
+    list `kind` (identities, templates, configuration_sets): another list's token is refused."""
     if not next_token:
         return None
     try:
         raw = base64.urlsafe_b64decode(next_token.encode())
         if base64.urlsafe_b64encode(raw).decode() != next_token:  # "@@@" decodes (to nothing) too
             raise ValueError(next_token)
-        return raw.decode()
+        token_kind, separator, name = raw.decode().partition(":")
+        if token_kind != kind or not separator:
+            raise ValueError(next_token)
+        return name
     except Exception:
         raise InvalidNextTokenException("The NextToken is not valid.") from None
 
 
-def paged(rows: list, page_size: int, name_of) -> tuple[list, str | None]:
-    """A page of `page_size` from `page_size + 1` rows, and the token for the next one (or None)."""
+def paged(rows: list, page_size: int, name_of, kind: str) -> tuple[list, str | None]:
+    """A page of `page_size` from `page_size + 1` rows, and the token for the next one (or None):
+    the list's `kind` and where the page ends, in base64."""
     if len(rows) <= page_size:
         return rows, None
     rows = rows[:page_size]
-    return rows, base64.urlsafe_b64encode(name_of(rows[-1]).encode()).decode()
+    return rows, base64.urlsafe_b64encode(f"{kind}:{name_of(rows[-1])}".encode()).decode()
 
 
 def is_due(kind: checks.CheckKind, config, now: float) -> bool:

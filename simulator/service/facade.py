@@ -235,8 +235,9 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
             page_size = max_page
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= max_page:
             raise BadRequestException(f"PageSize must be an integer from 1 to {max_page}.")
-        page = self.store.list_identities(scope.account, scope.region, after_token(next_token), page_size + 1, type_)
-        return paged(page, page_size, lambda identity: identity.name)
+        page = self.store.list_identities(scope.account, scope.region, after_token(next_token, "identities"),
+                                         page_size + 1, type_)
+        return paged(page, page_size, lambda identity: identity.name, "identities")
 
     def delete_identity(self, scope: Scope, raw_name: str) -> None:
         identity = self.get_identity(scope, raw_name)

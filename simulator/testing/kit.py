@@ -120,12 +120,13 @@ class MailFromSim:
         """A boto3 client (`sesv2`, `pinpoint-email`, `ses`) bound to the simulator with dummy
         credentials; a 12-digit `account` becomes the access key, which the simulator takes
         as the account id."""
-        import boto3
         from botocore.config import Config
+
+        from ..models import boto3_session
 
         if account is not None and not (len(account) == 12 and account.isdigit()):
             raise ValueError(f"account must be 12 digits, not {account!r}")
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=region,
+        return boto3_session().client(service, endpoint_url=self.endpoint_url, region_name=region,
                             aws_access_key_id=account or DUMMY_KEY, aws_secret_access_key=DUMMY_KEY,
                             config=Config(retries={"max_attempts": 1}))
 

@@ -23,9 +23,9 @@ _PLACEHOLDER = re.compile(r"\{([^}]+?)(\+?)\}")
 
 
 def _model(service: str):
-    import botocore.session
+    from ..models import service_model
 
-    return botocore.session.get_session().get_service_model(service)
+    return service_model(service)
 
 
 def _url_adapter():

@@ -451,8 +451,9 @@ def test_a_next_token_this_simulator_did_not_hand_out_is_refused_on_every_list(r
     """Base64 decoding skips characters outside its alphabet, so "@@@" used to give the first
     page; now any token that is not exactly one handed out is the API's bad-token error."""
     for call, expected in (
-            (lambda: ready.list_email_templates(NextToken=token), "InvalidNextTokenException"),
-            (lambda: ready.list_configuration_sets(NextToken=token), "InvalidNextTokenException"),
+            # sesv2 defines InvalidNextTokenException, but these operations' errors do not list it
+            (lambda: ready.list_email_templates(NextToken=token), "BadRequestException"),
+            (lambda: ready.list_configuration_sets(NextToken=token), "BadRequestException"),
             (lambda: pinpoint.list_configuration_sets(NextToken=token), "BadRequestException"),
             (lambda: ses.list_templates(NextToken=token), "InvalidParameterValue"),
             (lambda: ses.list_configuration_sets(NextToken=token), "InvalidParameterValue")):
@@ -463,6 +464,19 @@ def test_a_next_token_this_simulator_did_not_hand_out_is_refused_on_every_list(r
     first = ready.list_email_templates(PageSize=1)  # a token handed out still works
     assert ready.list_email_templates(PageSize=1, NextToken=first["NextToken"])["TemplatesMetadata"][0][
         "TemplateName"] == "zzz"
+
+
+def test_a_next_token_of_one_list_is_refused_by_another(ready, ses):
+    ready.create_email_template(TemplateName="zzz", TemplateContent={"Text": "x"})
+    token = ready.list_email_templates(PageSize=1)["NextToken"]
+    for call, expected in (
+            (lambda: ready.list_configuration_sets(NextToken=token), "BadRequestException"),
+            (lambda: ready.list_email_identities(NextToken=token), "BadRequestException"),
+            (lambda: ses.list_identities(NextToken=token), "InvalidParameterValue")):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo) == (expected, 400)
+    assert ses.list_templates(NextToken=token)["TemplatesMetadata"][0]["Name"] == "zzz"  # v1 shares the list
 
 
 def test_test_render_keeps_crlf_on_both_apis(ready, ses):
