@@ -251,7 +251,8 @@ def main(paths: list[str], endpoint_url: str | None = None, reset: bool = False)
         from ..runtime import Options, Runtime
 
         try:
-            runtime = Runtime(Options(port=0, dns_port=0, db=":memory:", dns_timeout=0.5, smtp_port=0)).start()
+            runtime = Runtime(Options(port=0, dns_port=0, db=":memory:", dns_timeout=0.5, smtp_port=0,
+                                      scheduler=False)).start()  # time moves only when a step moves it
         except (ValueError, OSError) as exc:
             print(f"mailfrom-sim: cannot start a simulator: {exc}", file=sys.stderr)
             return 2

@@ -123,3 +123,22 @@ def test_endpoint_url_refuses_to_wipe_a_simulator_holding_identities_unless_rese
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr + server_output
     assert allowed.stdout.rstrip().splitlines()[-1] == "1 passed, 0 failed"
     assert "keep.example" not in [i["IdentityName"] for i in identities_after]
+
+
+def test_a_private_simulator_moves_time_only_when_a_step_does(tmp_path):
+    """Nothing checks in the background: a check falling due half a second after `advance`
+    waits for the next step that moves time, however long the steps in between take."""
+    calls = "".join("  - call: sesv2.get_account\n" for _ in range(3000))  # seconds of real time
+    path = tmp_path / "still_pending.yaml"
+    path.write_text(
+        "name: a check due while other steps run\nregion: us-east-1\nsteps:\n"
+        "  - call: sesv2.create_email_identity\n    with: {EmailIdentity: example.com}\n"
+        "  - call: sesv2.put_email_identity_mail_from_attributes\n"
+        "    with: {EmailIdentity: example.com, MailFromDomain: mail.example.com}\n"
+        "  - dns_add: {name: mail.example.com, type: MX, value: \"10 feedback-smtp.us-east-1.amazonses.com\"}\n"
+        "  - advance: 59.5s\n" + calls +
+        "  - expect_mail_from: {identity: example.com, status: PENDING}\n"
+        "  - advance: 2s\n"
+        "  - expect_mail_from: {identity: example.com, status: SUCCESS}\n")
+    result = run_cli(str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
