@@ -86,6 +86,17 @@ def env_name(flag: str) -> str:
     return "MAILFROM_SIM_" + flag[2:].upper().replace("-", "_")
 
 
+class _BadEnv:
+    """A MAILFROM_SIM_* value that does not parse: `serve` refuses to start on it (the other
+    commands, and a flag given instead, never read it)."""
+
+    def __init__(self, env: str, raw: str, kind):
+        self.problem = f"{env}={raw!r} is not a valid {kind.__name__}"
+
+    def __repr__(self) -> str:
+        return f"invalid ({self.problem})"
+
+
 def _env_default(flag: str, kind, default):
     env = env_name(flag)
     raw = os.environ.get(env)
@@ -93,12 +104,14 @@ def _env_default(flag: str, kind, default):
         return default
     try:
         return kind(raw)
-    except ValueError:
-        raise SystemExit(f"mailfrom-sim: {env}={raw!r} is not a valid {kind.__name__}")
+    except (ValueError, argparse.ArgumentTypeError):
+        return _BadEnv(env, raw, kind)
 
 
 def _shown(flag: str, kind, current) -> str:
     """A default as --help shows it (and the README's table): none, on/off, or the value."""
+    if isinstance(current, _BadEnv):
+        return repr(current).replace("%", "%%")
     if current is None or current == ():
         return "none"
     if "password" in flag:
@@ -151,6 +164,10 @@ def serve(args) -> int:
     from . import logs
     from .runtime import Options, Runtime
 
+    bad = next((value for value in vars(args).values() if isinstance(value, _BadEnv)), None)
+    if bad is not None:
+        print(f"mailfrom-sim: cannot start: {bad.problem}", file=sys.stderr)
+        return 2
     try:
         logs.configure(args.log_level, args.log_format)
     except ValueError as exc:

@@ -166,7 +166,12 @@ class Runtime:
     def start(self) -> "Runtime":
         """Serve: SMTP, HTTP, the scheduler, and the relay's unfinished deliveries."""
         if self.smtp is not None:
-            self.smtp.start()
+            try:
+                self.smtp.start()
+            except BaseException:  # e.g. its port is taken: let go of the ports bound so far
+                self.server.stop(timeout=0)
+                self._close_edges()
+                raise
             self.app.config["SMTP"] = self.smtp.describe()  # its address is known once it listens
         self.server.start()
         if self.options.scheduler:
@@ -189,6 +194,8 @@ class Runtime:
         self._close_edges()
 
     def _close_edges(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
         if self.relay is not None:
             self.relay.close(timeout=10)
         if self.dns_server is not None:

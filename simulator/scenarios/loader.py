@@ -114,7 +114,7 @@ def _step_lines(text: str) -> list[int]:
     """The line number where each step starts, from YAML's node marks (best effort)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return []
     if not isinstance(root, yaml.MappingNode):
         return []
@@ -133,6 +133,8 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(path, f"not valid YAML: {problem}",
                             line=mark.line + 1 if mark is not None else None) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ScenarioError(path, "not a scenario: its YAML is nested too deeply") from None
     if not isinstance(document, dict):
         raise ScenarioError(path, "a scenario is a mapping with name, steps and optionally region")
     try:

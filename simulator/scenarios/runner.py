@@ -223,6 +223,18 @@ def timing_note(health: dict) -> str | None:
             "the scenarios' advance steps assume 60 s and 259200 s (72 h)")
 
 
+def endpoint_problem(endpoint_url: str) -> str | None:
+    """Why `endpoint_url` cannot name a simulator, or None: it must be http(s)://HOST[:PORT]."""
+    try:
+        parts = urllib.parse.urlsplit(endpoint_url)
+        parts.port  # noqa: B018 -- a bad port raises here
+    except ValueError as exc:
+        return f"is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not a URL of the form http://HOST:PORT"
+    return None
+
+
 def reset_refusal(health: dict, endpoint_url: str) -> str | None:
     """Why a simulator someone else is using must not be reset, or None: it holds identities."""
     held = health.get("identities")
@@ -245,6 +257,10 @@ def main(paths: list[str], endpoint_url: str | None = None, reset: bool = False)
         return 2
     if not files:
         print(f"mailfrom-sim: no scenario files (*.yaml, *.yml) in {' '.join(map(str, paths))}", file=sys.stderr)
+        return 2
+    problem = endpoint_problem(endpoint_url) if endpoint_url is not None else None
+    if problem:
+        print(f"mailfrom-sim: --endpoint-url {endpoint_url!r} {problem}", file=sys.stderr)
         return 2
     runtime = None
     if endpoint_url is None:

@@ -91,16 +91,19 @@ def duration_seconds(value: Any) -> float:
     ValueError with the reason."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _DURATION.match(text):
-            raise ValueError(f"{value!r} is not a duration: use seconds, or a number with s, m, h or d "
-                             "(90s, 2m, 72h, 3d, 71h59m)")
-        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
-    else:
-        raise ValueError(f"{value!r} is not a duration")
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            if not _DURATION.match(text):
+                raise ValueError(f"{value!r} is not a duration: use seconds, or a number with s, m, h or d "
+                                 "(90s, 2m, 72h, 3d, 71h59m)")
+            seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
+        else:
+            raise ValueError(f"{value!r} is not a duration")
+    except OverflowError:  # an integer too large for a float
+        raise ValueError(f"{str(value)[:40]}... is longer than the simulator's limit of 10 years") from None
     if seconds != seconds or seconds < 0:
         raise ValueError(f"{value!r} is not a duration: time only moves forward")
     if seconds > MAX_ADVANCE:

@@ -41,8 +41,7 @@ if TYPE_CHECKING:
 OUTBOX_LIMIT = 10000  # the most GET /_sim/outbox returns
 DNS_FAULTS = FAULTS + ("none",)  # none clears the name's fault
 # What a scenario may set an identity's verification to (unverified senders).
-VERIFICATION_STATUSES = tuple(s.value for s in (VerificationStatus.PENDING, VerificationStatus.SUCCESS,
-                                                VerificationStatus.FAILED))
+VERIFICATION_STATUSES = tuple(s.value for s in VerificationStatus)  # what PUT /_sim/.../verification takes
 
 DnsType = Annotated[str, one_of(SUPPORTED_TYPES, normalize=lambda v: v.upper())]
 

@@ -230,6 +230,13 @@ class SmtpInterface:
             listener.stop(no_assert=True)
         self._executor.shutdown(wait=True)
 
+    def close(self) -> None:
+        """Let go of the listeners' event loops (each Controller makes one when it is built,
+        started or not): a loop left to the garbage collector at exit prints a traceback."""
+        for listener in self.listeners.values():
+            if not listener.loop.is_running():
+                listener.loop.close()
+
     # --- aiosmtpd hooks -----------------------------------------------------
     async def handle_exception(self, error: Exception) -> str:
         """A fault of ours mid-session: SES's local processing error, not Python's words."""

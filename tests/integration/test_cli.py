@@ -40,7 +40,8 @@ def test_serve_help_shows_each_default_and_environment_variable():
     assert "do-not-print" not in result.stdout
 
 
-@pytest.mark.parametrize("flag,kind", [("--port", socket.SOCK_STREAM), ("--dns-port", socket.SOCK_DGRAM)])
+@pytest.mark.parametrize("flag,kind", [("--port", socket.SOCK_STREAM), ("--dns-port", socket.SOCK_DGRAM),
+                                       ("--smtp-port", socket.SOCK_STREAM)])
 def test_a_port_in_use_is_named(flag, kind):
     with socket.socket(socket.AF_INET, kind) as taken:
         taken.bind(("127.0.0.1", 0))
@@ -52,6 +53,34 @@ def test_a_port_in_use_is_named(flag, kind):
 
     assert result.returncode == 2
     assert result.stderr.strip() == f"mailfrom-sim: cannot start: port {port} is in use ({flag})"
+
+
+def test_a_taken_smtp_port_blames_the_smtp_port_not_the_api_port_already_bound():
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        api_port = free.getsockname()[1]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        smtp_port = taken.getsockname()[1]
+        result = cli("serve", "--db", ":memory:", "--port", str(api_port), "--dns-port", "0",
+                     "--smtp-port", str(smtp_port))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mailfrom-sim: cannot start: port {smtp_port} is in use (--smtp-port)"
+
+
+@pytest.mark.parametrize("variable, value, kind", [("MAILFROM_SIM_PORT", "abc", "int"),
+                                                   ("MAILFROM_SIM_SMTP_PORT", "99999", "port")])
+def test_a_bad_environment_value_stops_serve_only(variable, value, kind):
+    import os
+
+    # The other ports free (0); the variable's own flag not given, so its value is read.
+    env = {**os.environ, "MAILFROM_SIM_PORT": "0", "MAILFROM_SIM_DNS_PORT": "0", "MAILFROM_SIM_SMTP_PORT": "0",
+           variable: value}
+    result = cli("serve", "--db", ":memory:", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mailfrom-sim: cannot start: {variable}={value!r} is not a valid {kind}"
+    assert cli("--version", env=env).returncode == 0  # the other commands never read it
 
 
 def test_a_bad_db_is_one_line_not_a_traceback(tmp_path):

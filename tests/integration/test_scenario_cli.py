@@ -142,3 +142,11 @@ def test_a_private_simulator_moves_time_only_when_a_step_does(tmp_path):
         "  - expect_mail_from: {identity: example.com, status: SUCCESS}\n")
     result = run_cli(str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("url", ["notaurl", "", "http://[::1", "http://localhost:99999", "ftp://localhost"])
+def test_a_bad_endpoint_url_is_named_not_a_traceback(url):
+    result = run_cli("scenarios/region_isolation.yaml", "--endpoint-url", url)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"mailfrom-sim: --endpoint-url {url!r} is not a URL"), result.stderr
+    assert "Traceback" not in result.stderr

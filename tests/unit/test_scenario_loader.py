@@ -235,6 +235,7 @@ def test_expect_and_expect_error_together_are_refused():
     ("- call: sesv2.get_account\n  expect_error: 42", "expect_error must be an error code"),
     ("- set_verification: {identity: example.com, status: VERIFIED}", "status 'VERIFIED' is not one of"),
     ("- set_sandbox: yes please", "set_sandbox must be true or false"),
+    ("- advance: " + "9" * 400, "is longer than the simulator's limit of 10 years"),  # too large for a float
 ])
 def test_a_bad_value_is_named(step, problem):
     error = error_for(step)
@@ -340,3 +341,14 @@ def test_booleans_and_numbers_compare_strictly():
     assert mismatch({"flag": True}, {"flag": 1}) is not None
     assert mismatch({"flag": False}, {"flag": False}) is None
     assert mismatch({"n": "1"}, {"n": 1}) is not None
+
+
+def test_yaml_nested_too_deeply_is_a_scenario_error_not_a_crash():
+    error = error_for("- advance: " + "[" * 3000 + "]" * 3000)
+    assert str(error) == f"{PATH}: not a scenario: its YAML is nested too deeply"
+
+
+@pytest.mark.parametrize("status", ["PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE", "NOT_STARTED"])
+def test_set_verification_takes_every_status_the_control_plane_does(status):
+    parsed = parse(scenario(f"- set_verification: {{identity: example.com, status: {status}}}\n"), PATH)
+    assert parsed.steps[0].set_verification.status == status
