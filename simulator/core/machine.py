@@ -218,12 +218,13 @@ class CheckMachine:
                     config = replace(config, next_check_at=check_at + (repeats + 1) * settings.check_interval)
         return config, entries
 
-    def mermaid(self, start_label: str, notes: dict[str, str] | None = None) -> str:
-        """The state diagram, drawn from the table."""
+    def mermaid(self, start_label: str, notes: dict[str, str] | None = None,
+                labels: dict[str, str] | None = None) -> str:
+        """The state diagram, drawn from the table (`labels`: how to name an event on its edges)."""
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial.value}: {start_label}"]
         for src, row in self.table.items():
             for event, dst in row.items():
-                lines.append(f"    {src.value} --> {dst.value}: {event}")
+                lines.append(f"    {src.value} --> {dst.value}: {(labels or {}).get(event, event)}")
         for state, note in (notes or {}).items():
             lines.append(f"    note right of {state}: {note}")
         return "\n".join(lines)
@@ -234,13 +235,18 @@ MAIL_FROM = CheckMachine(CHECK_MAIL_FROM, TRANSITIONS, CHECKED, WITH_DEADLINE, P
 
 # An identity's verification through DNS (SPEC §12, `dns` mode) is a second kind of
 # check on the same engine: the same table over the verification statuses.
-def _same_table(status_type) -> dict:
+def _same_table(status_type, restart_from: frozenset) -> dict:
+    """TRANSITIONS over `status_type`, with RESTART only from the states in `restart_from`."""
     def s(state):
         return status_type(state.value)
-    return {s(src): {event: s(dst) for event, dst in row.items()} for src, row in TRANSITIONS.items()}
+    return {s(src): {event: s(dst) for event, dst in row.items() if event != RESTART or src in restart_from}
+            for src, row in TRANSITIONS.items()}
 
 
-VERIFICATION_TRANSITIONS: dict[VerificationStatus, dict[str, VerificationStatus]] = _same_table(VerificationStatus)
+# A verification restarts only from FAILED: v1 Verify*Identity again ("restart the
+# verification process", as SES asks after a failure); while it runs, asking again changes nothing.
+VERIFICATION_TRANSITIONS: dict[VerificationStatus, dict[str, VerificationStatus]] = _same_table(
+    VerificationStatus, frozenset({FAILED}))
 VERIFICATION = CheckMachine(
     CHECK_VERIFICATION, VERIFICATION_TRANSITIONS,
     frozenset(VerificationStatus(s.value) for s in CHECKED),
@@ -289,4 +295,5 @@ def mermaid_diagram() -> str:
 def verification_mermaid_diagram() -> str:
     """The identity verification diagram (dns mode), drawn from its table, for the README."""
     return VERIFICATION.mermaid("identity created (dns mode)",
-                                {"FAILED": "no further checks (delete and create the identity again)"})
+                                {"FAILED": "no further checks until v1 Verify*Identity asks again"},
+                                {RESTART: "VERIFY (v1)"})

@@ -8,8 +8,8 @@ check, all over the same facts type. Pure: no dnspython, no sockets.
 - `mx_verdict`: the custom MAIL FROM domain's MX check;
 - `spf_advice`: the SPF TXT shown alongside it (advice, never a verdict);
 - `records_to_publish`: what the user is told to publish.
-- `verification_questions` / `verification_verdict`: an identity's verification
-  through DNS (SPEC §12): its three Easy DKIM CNAMEs, or v1's `_amazonses` TXT token.
+- `verification_questions` / `verification_verdict`: a domain's verification through
+  DNS (SPEC §12): its three Easy DKIM CNAMEs or v1's `_amazonses` TXT token, either.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ __all__ = [
     "mx_verdict",
     "records_to_publish",
     "spf_advice",
+    "method_verdict",
     "verification_questions",
     "verification_verdict",
     "wants_spf",
@@ -97,18 +98,34 @@ def dkim_target(token: str) -> str:
     return f"{token}.dkim.amazonses.com"
 
 
-def verification_questions(domain: str, method: VerificationMethod, tokens: tuple[str, ...],
-                           txt_token: str | None) -> list[tuple[str, str]]:
-    """The DNS queries (name, type) whose facts decide a domain's verification."""
-    if method is VerificationMethod.TXT:
-        return [(f"_amazonses.{domain}", "TXT")]
-    return [(f"{token}._domainkey.{domain}", "CNAME") for token in tokens]
+def verification_questions(domain: str, tokens: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The DNS queries (name, type) whose facts decide a domain's verification: the v1 TXT
+    token's record, then the three Easy DKIM CNAMEs. Either set verifies the domain, as on
+    SES, whichever API created it (a v2 domain published with v1's token, or the reverse)."""
+    return [(f"_amazonses.{domain}", "TXT"), *((f"{token}._domainkey.{domain}", "CNAME") for token in tokens)]
 
 
 def verification_verdict(method: VerificationMethod, tokens: tuple[str, ...], txt_token: str | None,
                          answers: list[DnsFacts]) -> MxLookup:
-    """FOUND when every record SES asks for is there; TRANSIENT when any query failed to
-    say; MISSING otherwise. `answers` are the facts of `verification_questions`, in order."""
+    """The domain's verification from the facts of `verification_questions`, in order: FOUND
+    when either way's records are all there; else TRANSIENT when a query failed to say; else
+    MISSING. The evidence and problems of `method` (how the identity was created) come first."""
+    txt = method_verdict(VerificationMethod.TXT, tokens, txt_token, answers[:1])
+    dkim = method_verdict(VerificationMethod.DKIM, tokens, txt_token, answers[1:])
+    own, other = (txt, dkim) if method is VerificationMethod.TXT else (dkim, txt)
+    for verdict in (own, other):
+        if verdict.outcome is FOUND:
+            return verdict
+    for verdict in (own, other):
+        if verdict.outcome is TRANSIENT:
+            return verdict
+    return MxLookup(MISSING, own.answers + other.answers, f"{own.error}; {other.error}")
+
+
+def method_verdict(method: VerificationMethod, tokens: tuple[str, ...], txt_token: str | None,
+                   answers: list[DnsFacts]) -> MxLookup:
+    """One way's verdict: FOUND when every record it asks for is there; TRANSIENT when any
+    query failed to say; MISSING otherwise. `answers`: its TXT facts, or its CNAMEs' in order."""
     seen: list[str] = []
     missing: list[str] = []
     for i, facts in enumerate(answers):

@@ -104,8 +104,7 @@ class Checks:
         asking = []  # (identity, its v1 token, its questions)
         for i in identities:
             check, txt_token = i.verification, rules.verification_token(i)
-            asking.append((i, txt_token, verdicts.verification_questions(check.domain, check.method, i.dkim_tokens,
-                                                                         txt_token)))
+            asking.append((i, txt_token, verdicts.verification_questions(check.domain, i.dkim_tokens)))
         asked = list(dict.fromkeys(q for _, _, questions in asking for q in questions))
         facts = dict(zip(asked, self.lookup.resolve_many(asked, cancel=cancel))) if asked else {}
         answers: dict[tuple, MxLookup | None] = {}
@@ -151,7 +150,7 @@ class Checks:
         if raw_name is not None:
             identity = self.get_identity(scope, raw_name)
             if not any(kind.config(identity) is not None for kind in checks.KINDS):
-                raise ValidationError(f"identity {identity.name} has no MAIL FROM domain set")
+                raise ValidationError(f"identity {identity.name} has nothing to check: no MAIL FROM domain set, and no verification through DNS under way")
         with self._sweeps.control() as cancel, paused_gc():
             # Read under the lock: a scheduled sweep cannot change them between the read and the write.
             if raw_name is not None:

@@ -142,8 +142,8 @@ def _asked(kind: checks.CheckKind, identity: Identity) -> tuple:
     config = kind.config(identity)
     if kind is checks.MAIL_FROM:
         return (config.domain, identity.region)
-    return tuple(verdicts.verification_questions(config.domain, config.method, identity.dkim_tokens,
-                                                 rules.verification_token(identity)))
+    return (tuple(verdicts.verification_questions(config.domain, identity.dkim_tokens)),
+            rules.verification_token(identity))
 
 
 def still_answers(kind: checks.CheckKind, seen: Identity, fresh: Identity | None, lookup: MxLookup | None,

@@ -208,11 +208,37 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         while True:  # a concurrent Verify may create it, and a concurrent Delete remove it again
             found = self.find_identities(scope, [raw_name]).get(raw_name)
             if found is not None:
-                return found
+                restarted = self._restart_failed_verification(scope, found)
+                if restarted is None:
+                    continue  # changed meanwhile: look again
+                return restarted
             try:
                 return self.create_identity(scope, raw_name, link_base=link_base, method=VerificationMethod.TXT)
             except AlreadyExistsException:
                 continue
+
+    def _restart_failed_verification(self, scope: Scope, identity: Identity) -> Identity | None:
+        """A domain whose DNS verification FAILED starts again, PENDING with a new deadline: SES
+        asks for the verification to be restarted from the beginning, by Verify*Identity.
+        Anything else comes back as it is. None: the identity changed meanwhile."""
+        check = identity.verification
+        if check is None or check.status is not VerificationStatus.FAILED:
+            return identity
+        now = self.now()
+        restarted, entry = machine.VERIFICATION.fire(check, machine.RESTART, now, self.settings,
+                                                     detail="verification restarted (Verify*Identity)")
+        updated = replace(identity, verification=restarted, verification_status=restarted.status)
+
+        def write(tx) -> bool:
+            if not self.store.update_check_if_unchanged(tx, CHECK_VERIFICATION, identity, updated):
+                return False
+            self.store.add_history(tx, scope.account, scope.region, identity.name, [entry])
+            return True
+
+        if not self.store.write(write):
+            return None
+        self._publish_transitions(scope.account, scope.region, identity.name, [entry.to_dict()])
+        return updated
 
     def get_identity(self, scope: Scope, raw_name: str) -> Identity:
         identity = self.store.get_identity(scope.account, scope.region, rules.identity_key(raw_name))

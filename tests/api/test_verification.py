@@ -86,6 +86,39 @@ def test_v1_verify_domain_identity_verifies_through_its_amazonses_txt_token(dns_
     assert attributes["example.com"]["VerificationStatus"] == "Success"
 
 
+def test_a_v2_domain_verifies_through_the_token_v1_shows_for_it(dns_mode, sesv2, ses):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    token = ses.verify_domain_identity(Domain="example.com")["VerificationToken"]
+    dns_mode.ok("POST", "/_sim/dns/records", {"name": "_amazonses.example.com", "type": "TXT", "value": token})
+    assert dns_mode.ok("POST", "/_sim/checks/run", {"identity": "example.com"})["checks"][0]["to"] == "SUCCESS"
+    assert sesv2.get_email_identity(EmailIdentity="example.com")["VerifiedForSendingStatus"] is True
+
+
+def test_a_v1_domain_verifies_through_the_dkim_records_v2_shows_for_it(dns_mode, sesv2, ses):
+    ses.verify_domain_identity(Domain="example.com")
+    tokens = sesv2.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Tokens"]
+    publish_dkim(dns_mode, "example.com", tokens)
+    assert dns_mode.ok("POST", "/_sim/checks/run", {"identity": "example.com"})["checks"][0]["to"] == "SUCCESS"
+    attributes = ses.get_identity_verification_attributes(Identities=["example.com"])["VerificationAttributes"]
+    assert attributes["example.com"]["VerificationStatus"] == "Success"
+
+
+def test_verifying_a_failed_domain_again_restarts_it(dns_mode, ses):
+    token = ses.verify_domain_identity(Domain="example.com")["VerificationToken"]
+    dns_mode.ok("POST", "/_sim/clock/advance", {"seconds": 73 * 3600})
+    status = lambda: ses.get_identity_verification_attributes(  # noqa: E731
+        Identities=["example.com"])["VerificationAttributes"]["example.com"]["VerificationStatus"]
+    assert status() == "Failed"
+    assert ses.verify_domain_identity(Domain="example.com")["VerificationToken"] == token
+    assert status() == "Pending"
+    assert verification_history(dns_mode, "example.com")[-1]["detail"] == "verification restarted (Verify*Identity)"
+    dns_mode.ok("POST", "/_sim/dns/records", {"name": "_amazonses.example.com", "type": "TXT", "value": token})
+    dns_mode.ok("POST", "/_sim/clock/advance", {"seconds": 120})
+    assert status() == "Success"
+    ses.verify_domain_identity(Domain="example.com")  # asking again once verified changes nothing
+    assert status() == "Success"
+
+
 def test_an_email_address_is_verified_by_the_link_in_its_verification_message(dns_mode, sesv2, endpoint):
     sesv2.create_email_identity(EmailIdentity="ada@example.org")
     assert sesv2.get_email_identity(EmailIdentity="ada@example.org")["VerificationStatus"] == "PENDING"

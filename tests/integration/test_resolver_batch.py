@@ -19,7 +19,7 @@ import dns.rrset
 import pytest
 
 from simulator.core.model import DnsStatus, LookupOutcome, MxLookup, VerificationMethod
-from simulator.core.verdicts import SPF_RECORD, mx_verdict, spf_advice, verification_verdict
+from simulator.core.verdicts import SPF_RECORD, method_verdict, mx_verdict, spf_advice
 from simulator.lookup import pipeline
 from simulator.lookup.resolver import MxResolver
 from tests.integration.test_resolver import FakeNameserver, garbage, silent, wrong_id, wrong_source
@@ -624,7 +624,7 @@ def test_the_wire_reader_agrees_with_dnspython_on_every_reply_it_reads(rdtype):
         elif rdtype == dns.rdatatype.TXT:
             assert spf_advice(fast) == spf_advice(slow), wire
         else:
-            assert verification_verdict(VerificationMethod.DKIM, ("tok",), None, [fast]) == \
-                verification_verdict(VerificationMethod.DKIM, ("tok",), None, [slow]), wire
+            assert method_verdict(VerificationMethod.DKIM, ("tok",), None, [fast]) == \
+                method_verdict(VerificationMethod.DKIM, ("tok",), None, [slow]), wire
         assert fast == slow, wire  # the very same facts, whichever way they were read
     assert read >= 20  # the everyday shapes did take the fast way

@@ -143,19 +143,41 @@ def _cname(name: str, target: str) -> DnsFacts:
     return DnsFacts(name, "CNAME", DnsStatus.ANSWER, cname=(target + ".",))
 
 
-def test_verification_asks_for_the_three_dkim_cnames_or_the_txt_token():
-    assert verdicts.verification_questions("example.com", VerificationMethod.DKIM, TOKENS, "t") == [
-        ("aaa._domainkey.example.com", "CNAME"), ("bbb._domainkey.example.com", "CNAME"),
+TXT_NAME = "_amazonses.example.com"
+
+
+def _txt(*texts: str) -> DnsFacts:
+    return DnsFacts(TXT_NAME, "TXT", DnsStatus.ANSWER, txt=texts)
+
+
+def _cnames(target_of=lambda t: f"{t}.dkim.amazonses.com") -> list[DnsFacts]:
+    return [_cname(f"{t}._domainkey.example.com", target_of(t)) for t in TOKENS]
+
+
+def test_verification_asks_for_the_txt_token_and_the_three_dkim_cnames():
+    assert verdicts.verification_questions("example.com", TOKENS) == [
+        (TXT_NAME, "TXT"), ("aaa._domainkey.example.com", "CNAME"), ("bbb._domainkey.example.com", "CNAME"),
         ("ccc._domainkey.example.com", "CNAME")]
-    assert verdicts.verification_questions("example.com", VerificationMethod.TXT, TOKENS, "t") == [
-        ("_amazonses.example.com", "TXT")]
+
+
+@pytest.mark.parametrize("method", [VerificationMethod.DKIM, VerificationMethod.TXT])
+def test_either_way_verifies_whichever_api_made_the_identity(method):
+    no_txt = DnsFacts(TXT_NAME, "TXT", DnsStatus.NXDOMAIN)
+    assert verdicts.verification_verdict(method, TOKENS, "tok", [no_txt, *_cnames()]).outcome is LookupOutcome.FOUND
+    no_cnames = [DnsFacts(f"{t}._domainkey.example.com", "CNAME", DnsStatus.NXDOMAIN) for t in TOKENS]
+    assert verdicts.verification_verdict(method, TOKENS, "tok", [_txt("tok"), *no_cnames]).outcome is \
+        LookupOutcome.FOUND
+    neither = verdicts.verification_verdict(method, TOKENS, "tok", [no_txt, *no_cnames])
+    assert neither.outcome is LookupOutcome.MISSING
+    own_first = "NXDOMAIN: _amazonses" if method is VerificationMethod.TXT else "NXDOMAIN: aaa._domainkey"
+    assert neither.error.startswith(own_first)
 
 
 def test_all_three_cnames_at_ses_are_found_and_one_elsewhere_is_missing():
-    good = [_cname(f"{t}._domainkey.example.com", f"{t}.dkim.amazonses.com") for t in TOKENS]
-    assert verdicts.verification_verdict(VerificationMethod.DKIM, TOKENS, None, good).outcome is LookupOutcome.FOUND
+    good = _cnames()
+    assert verdicts.method_verdict(VerificationMethod.DKIM, TOKENS, None, good).outcome is LookupOutcome.FOUND
     wrong = good[:2] + [_cname("ccc._domainkey.example.com", "elsewhere.example.net")]
-    verdict = verdicts.verification_verdict(VerificationMethod.DKIM, TOKENS, None, wrong)
+    verdict = verdicts.method_verdict(VerificationMethod.DKIM, TOKENS, None, wrong)
     assert verdict.outcome is LookupOutcome.MISSING and "expected ccc.dkim.amazonses.com" in verdict.error
 
 
@@ -163,12 +185,16 @@ def test_a_failed_query_says_nothing_about_the_records():
     answers = [_cname("aaa._domainkey.example.com", "aaa.dkim.amazonses.com"),
                DnsFacts("bbb._domainkey.example.com", "CNAME", DnsStatus.NXDOMAIN),
                DnsFacts("ccc._domainkey.example.com", "CNAME", DnsStatus.SERVFAIL, error="SERVFAIL")]
-    assert verdicts.verification_verdict(VerificationMethod.DKIM, TOKENS, None, answers).outcome is \
+    assert verdicts.method_verdict(VerificationMethod.DKIM, TOKENS, None, answers).outcome is \
+        LookupOutcome.TRANSIENT
+    # Neither way found: a way that could not say makes the whole TRANSIENT.
+    no_txt = DnsFacts(TXT_NAME, "TXT", DnsStatus.NXDOMAIN)
+    assert verdicts.verification_verdict(VerificationMethod.TXT, TOKENS, "tok", [no_txt, *answers]).outcome is \
         LookupOutcome.TRANSIENT
 
 
 def test_the_txt_token_must_be_among_the_records():
-    facts = DnsFacts("_amazonses.example.com", "TXT", DnsStatus.ANSWER, txt=("other", "tok"))
-    assert verdicts.verification_verdict(VerificationMethod.TXT, (), "tok", [facts]).outcome is LookupOutcome.FOUND
-    assert verdicts.verification_verdict(VerificationMethod.TXT, (), "nope", [facts]).outcome is \
+    facts = _txt("other", "tok")
+    assert verdicts.method_verdict(VerificationMethod.TXT, (), "tok", [facts]).outcome is LookupOutcome.FOUND
+    assert verdicts.method_verdict(VerificationMethod.TXT, (), "nope", [facts]).outcome is \
         LookupOutcome.MISSING
