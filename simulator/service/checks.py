@@ -150,7 +150,8 @@ class Checks:
         if raw_name is not None:
             identity = self.get_identity(scope, raw_name)
             if not any(kind.config(identity) is not None for kind in checks.KINDS):
-                raise ValidationError(f"identity {identity.name} has nothing to check: no MAIL FROM domain set, and no verification through DNS under way")
+                raise ValidationError(f"identity {identity.name} has nothing to check: no MAIL FROM domain set, "
+                                      "and no verification through DNS under way")
         with self._sweeps.control() as cancel, paused_gc():
             # Read under the lock: a scheduled sweep cannot change them between the read and the write.
             if raw_name is not None:
