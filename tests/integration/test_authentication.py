@@ -314,6 +314,24 @@ def test_a_signature_the_sender_added_is_verified_in_full_next_to_ses_s(sesv2, c
     assert dkim_results(message) == [("amazonses.com", "pass"), ("example.net", "permerror")]
 
 
+def test_a_forged_verdict_under_the_receivers_name_is_removed(sesv2, control):
+    """RFC 8601 §5: the receiver deletes Authentication-Results fields claiming its own
+    authserv-id; another receiver's stay."""
+    sesv2.create_email_identity(EmailIdentity="app@example.net")
+    mime = (b"Authentication-Results: mailfrom-sim; dmarc=pass header.from=example.net\r\n"
+            b"Authentication-Results: MAILFROM-SIM 1; spf=pass\r\n"
+            b"Authentication-Results: relay.example.org; spf=pass\r\n"
+            b"From: app@example.net\r\nTo: user@example.org\r\nSubject: forged\r\n\r\nhello\r\n")
+    sesv2.send_email(FromEmailAddress="app@example.net", Content={"Raw": {"Data": mime}})
+    raw = control.ok("GET", "/_sim/outbox?limit=1")["messages"][0]["raw"]
+    head = raw.split("\r\n\r\n", 1)[0]
+    assert "dmarc=pass header.from=example.net" not in head and "MAILFROM-SIM 1" not in head
+    fields = [line for line in head.split("\r\n") if line.lower().startswith("authentication-results")]
+    assert len(fields) == 2, fields  # the receiver's own, and the other receiver's
+    assert fields[0].startswith("Authentication-Results: mailfrom-sim;")
+    assert fields[1] == "Authentication-Results: relay.example.org; spf=pass"
+
+
 def test_spf_include_loop_and_oversized_record_are_permerror(sesv2, control, send):
     sesv2.create_email_identity(EmailIdentity="example.com")
     custom_mail_from(sesv2, control, spf="v=spf1 include:mail.example.com -all")
