@@ -62,12 +62,13 @@ def _route(rule: str, methods: list[str], endpoint: str, versions=("v1", "v2"), 
     return decorator
 
 
-def dkim_attributes(identity: Identity) -> dict:
+def dkim_attributes(identity: Identity, key_length: str = "RSA_2048_BIT") -> dict:
+    """`key_length`: the size of the keys the simulator signs with (--dkim-key-bits)."""
     if identity.type is IdentityType.DOMAIN:
         return {"SigningEnabled": identity.dkim_signing_enabled, "Status": identity.dkim_status.value,
                 "Tokens": list(identity.dkim_tokens),
-                "SigningAttributesOrigin": "AWS_SES", "NextSigningKeyLength": "RSA_2048_BIT",
-                "CurrentSigningKeyLength": "RSA_2048_BIT", "LastKeyGenerationTimestamp": identity.created_at}
+                "SigningAttributesOrigin": "AWS_SES", "NextSigningKeyLength": key_length,
+                "CurrentSigningKeyLength": key_length, "LastKeyGenerationTimestamp": identity.created_at}
     # An email address as live AWS shows it: no Tokens, a 1024-bit next key (SPEC §16).
     return {"SigningEnabled": False, "Status": "NOT_STARTED", "SigningAttributesOrigin": "AWS_SES",
             "NextSigningKeyLength": "RSA_1024_BIT"}
@@ -88,7 +89,7 @@ def create_email_identity(api: str):
                                      link_base=request.host_url)
     payload = {"IdentityType": identity.type.value, "VerifiedForSendingStatus": identity.verified}
     if identity.type is IdentityType.DOMAIN:  # an email address's create answer has none (SPEC §16)
-        payload["DkimAttributes"] = dkim_attributes(identity)
+        payload["DkimAttributes"] = dkim_attributes(identity, sim().dkim_key_length)
     return json_response(shaped(SERVICE[api], "CreateEmailIdentity", payload))
 
 
@@ -108,7 +109,7 @@ def get_email_identity(api: str, identity: str):
         "IdentityType": found.type.value,
         "FeedbackForwardingStatus": True,
         "VerifiedForSendingStatus": found.verified,
-        "DkimAttributes": dkim_attributes(found),
+        "DkimAttributes": dkim_attributes(found, sim().dkim_key_length),
         "MailFromAttributes": mail_from_attributes(found),
         "Policies": {},
         "Tags": tags,

@@ -71,6 +71,11 @@ class Authenticator:
         found.append((selector, mailauth.AMAZONSES, key))
         return found
 
+    @property
+    def key_bits(self) -> int:
+        """The size of the DKIM keys it makes (--dkim-key-bits)."""
+        return self.keys.bits
+
     def forget(self, identity: Identity) -> None:
         """An identity was deleted: its tokens' keys go (store, memory, zone)."""
         self.keys.forget([mailauth.token_key_name(token) for token in identity.dkim_tokens])

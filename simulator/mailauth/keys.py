@@ -83,7 +83,7 @@ class KeyRing:
     def __init__(self, store: Store, zone: Zone | None, bits: int = KEY_BITS) -> None:
         self._store = store
         self._zone = zone
-        self._bits = bits
+        self.bits = bits
         self._lock = threading.Lock()  # making and forgetting keys
         self._keys: Lru[str, SigningKey] = Lru(KEYS_KEPT)
         self._published: dict[str, str] = {}  # record name -> zone record id (the SPF records)
@@ -101,7 +101,7 @@ class KeyRing:
             return [found[name] for name in names]
         with self._lock:
             found = self._load(names)
-            made = {name: _generate(name, self._bits) for name in names if name not in found}
+            made = {name: _generate(name, self.bits) for name in names if name not in found}
             if made:
                 def store(tx) -> None:
                     self._store.remove_dkim_keys(tx, list(made))  # a stored key that could not be read

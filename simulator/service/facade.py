@@ -240,6 +240,12 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         self._publish_transitions(scope.account, scope.region, identity.name, [entry.to_dict()])
         return updated
 
+    @property
+    def dkim_key_length(self) -> str:
+        """The model's DkimSigningKeyLength of the keys this simulator signs with."""
+        bits = self.authenticator.key_bits if self.authenticator is not None else 2048
+        return f"RSA_{bits}_BIT"
+
     def get_identity(self, scope: Scope, raw_name: str) -> Identity:
         identity = self.store.get_identity(scope.account, scope.region, rules.identity_key(raw_name))
         if identity is None:

@@ -359,6 +359,22 @@ def test_mail_auth_can_be_turned_off():
         runtime.stop()
 
 
+def test_the_key_length_reported_is_the_one_signed_with():
+    from simulator.runtime import Options, Runtime
+    from tests.helpers import aws_client
+
+    runtime = Runtime(Options(port=0, dns_port=0, db=":memory:", dkim_key_bits=1024, scheduler=False)).start()
+    try:
+        client = aws_client("sesv2", runtime.url)
+        created = client.create_email_identity(EmailIdentity="example.com")["DkimAttributes"]
+        got = client.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]
+        for attributes in (created, got):
+            assert (attributes["CurrentSigningKeyLength"], attributes["NextSigningKeyLength"]) == \
+                ("RSA_1024_BIT", "RSA_1024_BIT")
+    finally:
+        runtime.stop()
+
+
 def test_ses_s_keys_are_read_back_after_a_restart_not_made_again(tmp_path, monkeypatch):
     """Keys are not loaded at start: the restarted server reads each from the store when it is
     asked for it (over DNS or to sign), and a message signed before the restart still verifies."""
