@@ -237,7 +237,9 @@ def aligned(identifier: str, from_domain: str, mode: str, org_domain: Callable[[
 
 
 def _dmarc_records(facts: DnsFacts) -> list[str]:
-    return [t for t in facts.txt if t[:8].lower() == "v=dmarc1" and (len(t) == 8 or t[8] in " ;\t")]
+    # RFC 7489 §6.4: the tag name is case-insensitive, "DMARC1" is not (%x44 %x4d ...); a
+    # record that does not start with the version is discarded (§6.6.3), not an error.
+    return [t for t in facts.txt if t[:2].lower() == "v=" and t[2:8] == "DMARC1" and (len(t) == 8 or t[8] in " ;\t")]
 
 
 def evaluate_dmarc(from_domain: str, spf: SpfResult, dkim: Sequence[DkimResult],

@@ -254,6 +254,8 @@ def test_dns_faults_are_temperror_and_do_not_stall_the_send(sesv2, control, send
     ("v=DMARC1; p=reject; aspf=x", "permerror"),
     ("v=DMARC1 p=reject", "permerror"),
     ("not a dmarc record", "none"),
+    ("v=dmarc1; p=reject", "none"),  # "DMARC1" is case-sensitive: not a DMARC record, discarded
+    ("V=DMARC1; p=none", "fail"),  # the tag name is not
     ("v=DMARC1; p=none", "fail"),
 ])
 def test_malformed_dmarc_records(sesv2, control, send, record, result):
