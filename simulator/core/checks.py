@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import machine
-from .model import CHECK_MAIL_FROM, CHECK_VERIFICATION, Identity
+from .model import CHECK_MAIL_FROM, CHECK_VERIFICATION, Identity, VerificationMethod
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,20 @@ class CheckKind:
 MAIL_FROM = CheckKind(CHECK_MAIL_FROM, machine.MAIL_FROM,
                       lambda identity: identity.mail_from,
                       lambda identity, config: replace(identity, mail_from=config))
-# A verification check's status is the identity's verification status.
-VERIFICATION = CheckKind(CHECK_VERIFICATION, machine.VERIFICATION,
-                         lambda identity: identity.verification,
-                         lambda identity, check: replace(identity, verification=check,
-                                                         verification_status=check.status))
-KINDS = (MAIL_FROM, VERIFICATION)
+def _with_verification(identity: Identity, check) -> Identity:
+    # A verification check's status is the identity's verification status.
+    return replace(identity, verification=check, verification_status=check.status)
+
+
+def _verification_of(method_is_link: bool):
+    def config(identity: Identity):
+        check = identity.verification
+        return check if check is not None and (check.method is VerificationMethod.LINK) == method_is_link else None
+    return config
+
+
+# A domain's verification through DNS; an email address's link, which only expires (no DNS):
+# two kinds over the same stored columns, each with its own machine.
+VERIFICATION = CheckKind(CHECK_VERIFICATION, machine.VERIFICATION, _verification_of(False), _with_verification)
+LINK = CheckKind(CHECK_VERIFICATION, machine.LINK_VERIFICATION, _verification_of(True), _with_verification)
+KINDS = (MAIL_FROM, VERIFICATION, LINK)

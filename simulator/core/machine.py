@@ -253,6 +253,17 @@ VERIFICATION = CheckMachine(
     frozenset(VerificationStatus(s.value) for s in WITH_DEADLINE),
     VerificationStatus.PENDING,
 )
+# An email address's verification link (SPEC §12): nothing to look up; the link expires
+# 24 hours after the message is sent (FAILED, as on SES), and Verify*Identity sends a new one.
+LINK_LIFETIME = 24 * 3600.0
+LINK_VERIFICATION = CheckMachine(
+    CHECK_VERIFICATION,
+    {VerificationStatus.PENDING: {EXPIRE: VerificationStatus.FAILED, RESTART: VerificationStatus.PENDING},
+     VerificationStatus.FAILED: {RESTART: VerificationStatus.PENDING}},
+    frozenset(),  # never looked up
+    frozenset({VerificationStatus.PENDING}),
+    VerificationStatus.PENDING,
+)
 MACHINES = {machine.name: machine for machine in (MAIL_FROM, VERIFICATION)}
 
 
@@ -267,6 +278,15 @@ def start_verification(domain: str, method: VerificationMethod, now: float,
                               now + settings.check_interval)
     return check, HistoryEntry(now, None, VerificationStatus.PENDING, RESTART, domain=domain,
                                detail=f"verification started ({method.value})", check=CHECK_VERIFICATION)
+
+
+def start_link_verification(domain: str, now: float) -> tuple[VerificationCheck, HistoryEntry]:
+    """An email address's verification: PENDING until its link is opened, FAILED 24 h on."""
+    check = VerificationCheck(domain, VerificationMethod.LINK, VerificationStatus.PENDING, now,
+                              now + LINK_LIFETIME, None)
+    return check, HistoryEntry(now, None, VerificationStatus.PENDING, RESTART, domain=domain,
+                               detail="verification message sent (its link expires in 24 hours)",
+                               check=CHECK_VERIFICATION)
 
 
 def start(domain: str, now: float, settings: Settings) -> tuple[MailFromConfig, HistoryEntry]:

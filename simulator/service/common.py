@@ -142,6 +142,8 @@ def _asked(kind: checks.CheckKind, identity: Identity) -> tuple:
     config = kind.config(identity)
     if kind is checks.MAIL_FROM:
         return (config.domain, identity.region)
+    if kind is checks.LINK:
+        return ()  # a link asks DNS nothing
     return (tuple(verdicts.verification_questions(config.domain, identity.dkim_tokens)),
             rules.verification_token(identity))
 

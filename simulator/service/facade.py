@@ -123,8 +123,10 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
                 identity = replace(identity, verification=check, verification_status=check.status)
                 history.append(entry)
             else:
-                identity = replace(identity, verification_status=VerificationStatus.PENDING,
+                check, entry = machine.start_link_verification(identity.domain, now)
+                identity = replace(identity, verification=check, verification_status=check.status,
                                    verification_token=secrets.token_urlsafe(24))
+                history.append(entry)
         message = self._verification_message(identity, link_base) if identity.verification_token else None
 
         def insert(tx) -> bool:
@@ -175,7 +177,11 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         identity = self.store.identity_with_token(token) if token else None
         if identity is None:
             raise SimNotFound("this verification link is not valid (or was used already)")
-        updated = replace(identity, verification_status=VerificationStatus.SUCCESS, verification_token=None)
+        if identity.verification_status is VerificationStatus.FAILED:
+            raise SimNotFound("this verification link has expired (24 hours after it was sent): "
+                              "VerifyEmailIdentity sends a new one")
+        updated = replace(identity, verification_status=VerificationStatus.SUCCESS, verification_token=None,
+                          verification=None)
         entry = HistoryEntry(self.now(), identity.verification_status, VerificationStatus.SUCCESS, "LINK_OPENED",
                              domain=identity.domain, detail="verification link opened", check=CHECK_VERIFICATION)
 
@@ -208,7 +214,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         while True:  # a concurrent Verify may create it, and a concurrent Delete remove it again
             found = self.find_identities(scope, [raw_name]).get(raw_name)
             if found is not None:
-                restarted = self._restart_failed_verification(scope, found)
+                restarted = self._restart_failed_verification(scope, found, link_base)
                 if restarted is None:
                     continue  # changed meanwhile: look again
                 return restarted
@@ -217,17 +223,25 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
             except AlreadyExistsException:
                 continue
 
-    def _restart_failed_verification(self, scope: Scope, identity: Identity) -> Identity | None:
-        """A domain whose DNS verification FAILED starts again, PENDING with a new deadline: SES
-        asks for the verification to be restarted from the beginning, by Verify*Identity.
-        Anything else comes back as it is. None: the identity changed meanwhile."""
+    def _restart_failed_verification(self, scope: Scope, identity: Identity, link_base: str = "") -> Identity | None:
+        """Verify*Identity on an identity it exists for. A domain whose DNS verification FAILED
+        starts again, PENDING with a new deadline: SES asks for the verification to be restarted
+        from the beginning. An email address not verified yet gets a new verification message
+        (a new link, valid 24 hours), as VerifyEmailIdentity sends one each time. Anything else
+        comes back as it is. None: the identity changed meanwhile."""
         check = identity.verification
-        if check is None or check.status is not VerificationStatus.FAILED:
+        message = None
+        if check is not None and check.method is VerificationMethod.LINK:
+            restarted, entry = machine.start_link_verification(identity.domain, self.now())
+            updated = replace(identity, verification=restarted, verification_status=restarted.status,
+                              verification_token=secrets.token_urlsafe(24))
+            message = self._verification_message(updated, link_base)
+        elif check is not None and check.status is VerificationStatus.FAILED:
+            restarted, entry = machine.VERIFICATION.fire(check, machine.RESTART, self.now(), self.settings,
+                                                         detail="verification restarted (Verify*Identity)")
+            updated = replace(identity, verification=restarted, verification_status=restarted.status)
+        else:
             return identity
-        now = self.now()
-        restarted, entry = machine.VERIFICATION.fire(check, machine.RESTART, now, self.settings,
-                                                     detail="verification restarted (Verify*Identity)")
-        updated = replace(identity, verification=restarted, verification_status=restarted.status)
 
         def write(tx) -> bool:
             if not self.store.update_check_if_unchanged(tx, CHECK_VERIFICATION, identity, updated):
@@ -238,6 +252,8 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         if not self.store.write(write):
             return None
         self._publish_transitions(scope.account, scope.region, identity.name, [entry.to_dict()])
+        if message is not None:
+            self._commit(scope, [message], sealed=True)  # SES's own message, stamped as it is made
         return updated
 
     @property

@@ -136,6 +136,36 @@ def test_an_email_address_is_verified_by_the_link_in_its_verification_message(dn
     assert dns_mode.ok("GET", "/_sim/account")["sent_last_24_hours"] == 0  # SES's own mail is not your quota
 
 
+def _links(control) -> list[str]:
+    """The verification links in the outbox, oldest first."""
+    return [urllib.parse.urlsplit(re.search(r"http://\S+/_sim/verify/\S+", m["raw"]).group(0)).path
+            for m in reversed(control.ok("GET", "/_sim/outbox")["messages"]) if m["via"] == "verification"]
+
+
+def test_an_unopened_link_expires_after_24_hours_and_verifying_again_sends_a_new_one(dns_mode, ses):
+    ses.verify_email_identity(EmailAddress="ada@example.org")
+    status = lambda: ses.get_identity_verification_attributes(  # noqa: E731
+        Identities=["ada@example.org"])["VerificationAttributes"]["ada@example.org"]["VerificationStatus"]
+    dns_mode.ok("POST", "/_sim/clock/advance", {"seconds": 24 * 3600 - 60})
+    assert status() == "Pending"
+    dns_mode.ok("POST", "/_sim/clock/advance", {"seconds": 120})
+    assert status() == "Failed"
+    [expired] = _links(dns_mode)
+    code, answer = dns_mode.call("GET", expired)
+    assert (code, answer["error"]["code"]) == (404, "NOT_FOUND") and "expired" in answer["error"]["message"]
+    assert status() == "Failed"
+
+    ses.verify_email_identity(EmailAddress="ada@example.org")  # SES sends a new message each time
+    assert status() == "Pending"
+    old, new = _links(dns_mode)
+    assert old == expired and new != old
+    assert dns_mode.call("GET", old)[0] == 404  # the old link died with its token
+    assert dns_mode.ok("GET", new)["status"] == "SUCCESS"
+    assert status() == "Success"
+    dns_mode.ok("POST", "/_sim/clock/advance", {"seconds": 48 * 3600})
+    assert status() == "Success"  # an opened link has nothing left to expire
+
+
 def test_the_mode_is_per_account(dns_mode, client_for):
     other = client_for("sesv2", account="111122223333")
     assert other.create_email_identity(EmailIdentity="example.com")["VerifiedForSendingStatus"] is True
