@@ -433,7 +433,13 @@ def _max_items(params: dict, limit: int) -> int | None:
 
 
 def list_templates(params: dict) -> dict:
-    page, token = sim().list_templates(scope(), _max_items(params, 100), params.get("NextToken") or None)
+    # The model: "If more than 100 items are requested, the page size will automatically set to
+    # 100. If you do not specify a value, 10 is the default page size."
+    max_items = params.get("MaxItems")
+    if max_items is not None and max_items < 1:
+        raise InvalidParameterValue("MaxItems must be at least 1.")
+    page_size = 10 if max_items is None else min(max_items, 100)
+    page, token = sim().list_templates(scope(), page_size, params.get("NextToken") or None)
     return {"TemplatesMetadata": [{"Name": t["name"], "CreatedTimestamp": rfc3339(t["created_at"])} for t in page],
             "NextToken": token}
 

@@ -121,6 +121,19 @@ def test_v1_template_lifecycle_shares_state_with_v2(ses, sesv2):
     assert ses.list_templates()["TemplatesMetadata"] == []
 
 
+def test_v1_list_templates_pages_as_its_model_says(ses):
+    """ses ListTemplates: 10 by default; more than 100 asked for is 100."""
+    for i in range(105):
+        ses.create_template(Template={"TemplateName": f"t{i:03}", "TextPart": "x"})
+    first = ses.list_templates()
+    assert len(first["TemplatesMetadata"]) == 10 and first["NextToken"]
+    assert len(ses.list_templates(MaxItems=1000)["TemplatesMetadata"]) == 100
+    with pytest.raises(ClientError) as excinfo:
+        ses.list_templates(MaxItems=0)
+    assert error_of(excinfo) == ("InvalidParameterValue", 400)
+    assert sum(len(page["TemplatesMetadata"]) for page in ses.get_paginator("list_templates").paginate()) == 105
+
+
 @pytest.mark.parametrize("call, kwargs", [
     ("get_template", {"TemplateName": "ghost"}),
     ("test_render_template", {"TemplateName": "ghost", "TemplateData": "{}"}),
