@@ -281,7 +281,7 @@ def _attachment_part(attachment: object) -> MIMEPart:
         raise BadRequestException("Missing required parameter Attachments.FileName")
     raw = attachment.get("RawContent")
     if isinstance(raw, str):  # still base64, as a blob arrives in JSON
-        raw = decode_raw_base64(raw)
+        raw = decode_raw_base64(raw, "Attachments.RawContent")
     if not isinstance(raw, (bytes, bytearray)):
         raise BadRequestException("Missing required parameter Attachments.RawContent")
     for member in ("FileName", "ContentType", "ContentId", "ContentDescription"):

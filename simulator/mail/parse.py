@@ -76,13 +76,13 @@ def parse_raw(
     return ComposedMessage(sender, to, cc, bcc, subject, mime_bytes)
 
 
-def decode_raw_base64(data: str | bytes) -> bytes:
-    """Decode RawMessage.Data as it arrives on the wire (line breaks tolerated)."""
+def decode_raw_base64(data: str | bytes, member: str = "RawMessage.Data") -> bytes:
+    """Decode a blob as it arrives on the wire (line breaks tolerated); `member` names it."""
     try:
         compact = re.sub(rb"\s+", b"", data.encode("ascii") if isinstance(data, str) else bytes(data))
         return base64.b64decode(compact, validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError, TypeError, AttributeError):
-        raise BadRequestException("Invalid base64 encoding of RawMessage.Data") from None
+        raise BadRequestException(f"Invalid base64 encoding of {member}") from None
 
 
 def _check_duplicates(fields: list[RawField]) -> None:

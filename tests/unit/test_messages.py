@@ -258,6 +258,12 @@ def test_attachments_make_multipart_mixed():
     assert attachment.get_content() == b"%PDF-1.4"
 
 
+def test_an_attachment_that_is_not_base64_is_named():
+    content = simple(Attachments=[{"FileName": "a.txt", "RawContent": "!!not base64!!"}])
+    with raises("BadRequestException", "Invalid base64 encoding of Attachments.RawContent"):
+        build_from_simple("app@example.com", {"ToAddresses": ["u@example.org"]}, content)
+
+
 def test_simple_without_from_is_a_bad_request():
     with raises("BadRequestException", "Missing required header 'From'"):
         build_from_simple(None, {"ToAddresses": ["u@example.org"]}, simple())
