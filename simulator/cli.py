@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import signal
 import sqlite3
@@ -227,10 +228,16 @@ def _port_in_use(options) -> str | None:
 
 
 def check(args) -> int:
-    from .core.names import host_name_problem, normalize_domain
+    from .core.names import host_name_problem, is_region_name, normalize_domain
     from .core.verdicts import records_to_publish
     from .lookup.resolver import parse_resolver_spec
 
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= 60):
+        print(f"mailfrom-sim: --timeout {args.timeout!r} must be a number of seconds from 0 to 60", file=sys.stderr)
+        return 2
+    if not is_region_name(args.region):
+        print(f"mailfrom-sim: --region {args.region!r} is not a region name such as us-east-1", file=sys.stderr)
+        return 2
     try:
         resolver = parse_resolver_spec(args.resolver, None, args.timeout)
     except ValueError as exc:
@@ -267,11 +274,18 @@ def scenario(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    if args.command == "check":
-        return check(args)
-    return scenario(args)
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "check":
+            return check(args)
+        return scenario(args)
+    except KeyboardInterrupt:  # Ctrl-C in check or scenario run (serve stops on its own signal handler)
+        print("mailfrom-sim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `| head`: the reader left; say nothing more to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

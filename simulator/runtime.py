@@ -153,7 +153,8 @@ class Runtime:
 
     @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        host = self.options.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def port(self) -> int:

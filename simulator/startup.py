@@ -8,6 +8,8 @@ import math
 import os
 import sqlite3
 
+from .core.names import is_region_name
+
 TEN_YEARS = 10 * 365 * 86400.0
 CHECK_MMAP_BYTES = 1 << 31  # SQLite's default ceiling for mmap_size
 
@@ -19,6 +21,8 @@ _NUMBERS = [
 
 
 def check_options(options) -> None:
+    if not is_region_name(options.region):
+        raise ValueError(f"--region {options.region!r} is not a region name such as us-east-1")
     if options.identity_verification not in ("instant", "dns"):
         raise ValueError(f"--identity-verification {options.identity_verification!r} must be instant or dns")
     if options.auth not in ("none", "strict"):

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_domain", "host_name_problem", "parse_host_port"]
+__all__ = ["normalize_domain", "host_name_problem", "is_region_name", "parse_host_port"]
 
 # A host name label (RFC 1123): letters, digits and inner hyphens.
 _HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # A DNS owner name label also takes underscores (_dmarc, _domainkey, _amazonses).
 _DNS_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
+
+
+# An AWS region name: us-east-1, eu-west-1, ap-southeast-2, us-gov-west-1, ...
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+
+
+def is_region_name(value: object) -> bool:
+    return isinstance(value, str) and bool(_REGION.match(value))
 
 
 def normalize_domain(name: str) -> str:

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pri
 from pydantic_core import PydanticCustomError
 
 from ..core.clock import MAX_ADVANCE
+from ..core.names import is_region_name
 
 if TYPE_CHECKING:
     from .loader import Scenario
@@ -24,7 +25,6 @@ DEFAULT_REGION = "us-east-1"
 # not ...", "dns_add ttl must be ..."); a WHOLE problem is a sentence of its own.
 PART, WHOLE = "scenario", "scenario_whole"
 
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?\s*[smhd]\s*)+$|^\d+(?:\.\d+)?$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
@@ -120,8 +120,7 @@ def _duration(value: Any) -> Any:
 
 
 Text = Annotated[str, check(lambda v: isinstance(v, str) and bool(v.strip()), "must be a non-empty string, got {value}")]
-Region = Annotated[str, check(lambda v: isinstance(v, str) and bool(_REGION.match(v)),
-                              "{value} is not a region name such as us-east-1")]
+Region = Annotated[str, check(is_region_name, "{value} is not a region name such as us-east-1")]
 Account = Annotated[str, BeforeValidator(_account)]
 WholeNumber = Annotated[int, check(_whole_number, "must be a whole number, got {value}")]
 Seconds = Annotated[int, check(_whole_number, "must be a whole number of seconds, got {value}")]

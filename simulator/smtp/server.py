@@ -212,7 +212,9 @@ class SmtpInterface:
 
     def address(self, kind: str = "smtp") -> str | None:
         listener = self.listeners.get(kind)
-        return f"{self.host}:{listener.port}" if listener else None
+        if listener is None:
+            return None
+        return f"[{self.host}]:{listener.port}" if ":" in self.host else f"{self.host}:{listener.port}"
 
     def describe(self) -> dict:
         """What /_sim/health reports."""

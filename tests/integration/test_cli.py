@@ -128,3 +128,57 @@ def test_another_resolver_turns_the_embedded_dns_server_and_its_control_calls_of
             assert "embedded DNS server is not in use" in payload["error"]["message"]
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timeout", "inf"], "--timeout inf must be a number of seconds from 0 to 60"),
+    (["--timeout", "0"], "--timeout 0.0 must be a number of seconds from 0 to 60"),
+    (["--region", "bad region!"], "--region 'bad region!' is not a region name such as us-east-1"),
+])
+def test_check_refuses_settings_it_cannot_use(args, message):
+    result = cli("check", "mail.example.com", *args)
+    assert (result.returncode, result.stderr.strip()) == (2, f"mailfrom-sim: {message}")
+
+
+def test_serve_refuses_a_region_that_is_not_one():
+    result = cli("serve", "--port", "0", "--dns-port", "0", "--db", ":memory:", "--region", "bad region!")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "mailfrom-sim: cannot start: --region 'bad region!' is not a region name " \
+                                    "such as us-east-1"
+
+
+def test_an_ipv6_host_is_bracketed_in_the_ready_line():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("::1 cannot be bound here")
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--host", "::1", "--port", "0",
+                                "--dns-port", "0", "--smtp-port", "0", "--db", ":memory:"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = process.stdout.readline()
+        api = line.split("API ", 1)[1].split()[0]
+        smtp = line.split("SMTP ", 1)[1].split()[0]
+        assert api.startswith("http://[::1]:") and smtp.startswith("[::1]:"), line
+        assert SimControl(api).ok("GET", "/_sim/health")["status"] == "ok"
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+def test_ctrl_c_during_a_scenario_run_is_one_line_not_a_traceback():
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "scenario", "run", "scenarios/"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline()  # it is running scenarios
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert err.strip().endswith("mailfrom-sim: interrupted") and "Traceback" not in err
