@@ -24,6 +24,12 @@ def test_the_library_is_not_empty():
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_each_scenario_opens_with_why_it_matters(path: Path):
+    """scenarios/README asks every file to open with the reason a reader should care."""
+    assert path.read_text(encoding="utf-8").startswith("# Why it matters: ")
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario(scenario_runner: Runner, path: Path):
     result = scenario_runner.run_file(path)
 

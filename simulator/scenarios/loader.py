@@ -124,10 +124,29 @@ def _step_lines(text: str) -> list[int]:
     return []
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader, but a key given twice in one mapping is an error: YAML would keep the
+    last silently (a second `steps:` would drop the first block's steps unseen)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader says why
+                break
+            if repeated:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                        key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
 def parse(text: str, path: str = "<scenario>") -> Scenario:
     """A Scenario from YAML text, or ScenarioError naming `path`, the step and the problem."""
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 -- SafeLoader's constructors only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -28,6 +28,7 @@ from .schema import (
     Step,
     Text,
     WholeNumber,
+    check,
     closest,
     duration_seconds,
     one_of,
@@ -515,12 +516,14 @@ class SmtpSend(Scoped):
 
     class Body(Schema):
         sender: Text = Field(alias="from")
-        to: list[Text]
+        to: Annotated[list[Text], check(lambda v: isinstance(v, list) and bool(v),
+                                        "must list at least one recipient, got {value}")]
         subject: str = "hello"
         body: str = "hello"
 
     smtp_send: Body
-    expect_code: int | None = None
+    expect_code: Annotated[int, check(lambda v: isinstance(v, int) and not isinstance(v, bool) and 200 <= v <= 599,
+                                      "must be an SMTP reply code from 200 to 599, got {value}")] | None = None
 
     def describe(self, scenario: "Scenario") -> str:
         expected = f" -> {self.expect_code}" if self.expect_code not in (None, 250) else ""
@@ -535,6 +538,7 @@ class SmtpSend(Scoped):
         if not smtp.get("address"):
             raise StepFailed("the simulator serves no SMTP interface (--smtp-port off)")
         host, _, port = smtp["address"].rpartition(":")
+        host = host.strip("[]")  # an IPv6 address is shown bracketed
         region, account = self.scope(scenario)
         if region != smtp.get("region"):
             raise StepFailed(f"the SMTP interface serves {smtp.get('region')}, not {region} (one region per port)")

@@ -236,6 +236,9 @@ def test_expect_and_expect_error_together_are_refused():
     ("- set_verification: {identity: example.com, status: VERIFIED}", "status 'VERIFIED' is not one of"),
     ("- set_sandbox: yes please", "set_sandbox must be true or false"),
     ("- advance: " + "9" * 400, "is longer than the simulator's limit of 10 years"),  # too large for a float
+    ("- smtp_send: {from: app@example.com, to: []}", "must list at least one recipient"),
+    ("- smtp_send: {from: app@example.com, to: [u@example.org]}\n  expect_code: true",
+     "must be an SMTP reply code from 200 to 599"),
 ])
 def test_a_bad_value_is_named(step, problem):
     error = error_for(step)
@@ -352,3 +355,8 @@ def test_yaml_nested_too_deeply_is_a_scenario_error_not_a_crash():
 def test_set_verification_takes_every_status_the_control_plane_does(status):
     parsed = parse(scenario(f"- set_verification: {{identity: example.com, status: {status}}}\n"), PATH)
     assert parsed.steps[0].set_verification.status == status
+
+
+def test_a_key_given_twice_is_an_error_not_the_last_one_silently():
+    error = error_for("- advance: 1m\n", header="name: a story\nsteps:\n  - advance: 2m\n")
+    assert "the key 'steps' is given twice" in str(error) and "line 4" in str(error)
