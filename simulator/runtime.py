@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 
 from . import startup
@@ -147,9 +148,15 @@ class Runtime:
                 directory = os.path.dirname(os.path.abspath(options.db))
             cert, key = ensure_self_signed(directory, options.host)
         self.smtp_certificate = cert
+        try:
+            context = server_context(cert, key)
+        except (OSError, ssl.SSLError) as exc:  # missing, unreadable, not PEM, not a pair
+            reason = ("not a PEM certificate and its private key" if isinstance(exc, ssl.SSLError)
+                      else exc.strerror or exc)
+            raise ValueError(f"--smtp-cert {cert} / --smtp-key {key}: {reason}") from None
         self.smtp = SmtpInterface(self.simulator, host=options.host, port=options.smtp_port,
                                   smtps_port=options.smtps_port, region=options.region,
-                                  tls_context=server_context(cert, key), credentials=credentials)
+                                  tls_context=context, credentials=credentials)
 
     @property
     def url(self) -> str:

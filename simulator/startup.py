@@ -47,6 +47,8 @@ def check_database(path: str) -> None:
     fails here rather than on the first request."""
     if path == ":memory:":
         return
+    if not path.strip():
+        raise ValueError("--db must name a database file (or :memory:)")
     if os.path.isdir(path):
         raise ValueError(f"--db {path}: is a directory, not a database file")
     try:

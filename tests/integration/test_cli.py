@@ -182,3 +182,25 @@ def test_ctrl_c_during_a_scenario_run_is_one_line_not_a_traceback():
         process.kill()
     assert process.returncode == 130, err
     assert err.strip().endswith("mailfrom-sim: interrupted") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--smtp-cert", "/nonexistent/cert.pem", "--smtp-key", "/nonexistent/key.pem"],
+     "--smtp-cert /nonexistent/cert.pem / --smtp-key /nonexistent/key.pem: No such file or directory"),
+    (["--db", ""], "--db must name a database file (or :memory:)"),
+])
+def test_start_up_refusals_name_the_option(args, reason):
+    base = {"--port": "0", "--dns-port": "0", "--smtp-port": "0", "--db": ":memory:"}
+    given = dict(zip(args[::2], args[1::2]))
+    result = cli("serve", *[x for item in {**base, **given}.items() for x in item])
+    assert (result.returncode, result.stderr.strip()) == (2, f"mailfrom-sim: cannot start: {reason}")
+
+
+def test_a_certificate_that_is_not_pem_is_named(tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    result = cli("serve", "--port", "0", "--dns-port", "0", "--db", ":memory:", "--smtp-port", "0",
+                 "--smtp-cert", str(junk), "--smtp-key", str(junk))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"mailfrom-sim: cannot start: --smtp-cert {junk} / --smtp-key {junk}: "
+                                     "not a PEM certificate and its private key")
