@@ -67,7 +67,7 @@ SERVE_OPTIONS = [
     ("--identity-verification", str, "instant", "instant (identities verified when created) or dns (domains "
                                                 "verified by their DKIM CNAMEs, addresses by a link)"),
     ("--smtp-port", port, 2587, "SES SMTP interface port, STARTTLS (0: any free port; off: none)"),
-    ("--smtps-port", port, None, "SES SMTP interface port with implicit TLS (default off)"),
+    ("--smtps-port", port, None, "SES SMTP interface port with implicit TLS (none: off)"),
     ("--smtp-cert", str, None, "PEM certificate for SMTP TLS (default: self-signed, made next to --db)"),
     ("--smtp-key", str, None, "PEM private key for --smtp-cert"),
     ("--log-level", str, "INFO", "DEBUG, INFO (a line per transition, send decision, relay result), WARNING, ERROR"),
