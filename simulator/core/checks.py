@@ -26,12 +26,15 @@ class CheckKind:
 MAIL_FROM = CheckKind(CHECK_MAIL_FROM, machine.MAIL_FROM,
                       lambda identity: identity.mail_from,
                       lambda identity, config: replace(identity, mail_from=config))
+
+
 def _with_verification(identity: Identity, check) -> Identity:
     # A verification check's status is the identity's verification status.
     return replace(identity, verification=check, verification_status=check.status)
 
 
 def _verification_of(method_is_link: bool):
+    """The identity's verification check if it is of this kind (a link, or a domain's DNS)."""
     def config(identity: Identity):
         check = identity.verification
         return check if check is not None and (check.method is VerificationMethod.LINK) == method_is_link else None

@@ -210,11 +210,12 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
 
     def ensure_identity(self, scope: Scope, raw_name: str, link_base: str = "") -> Identity:
         """The identity, created unless it exists: v1's Verify*Identity (a domain verifies
-        through its `_amazonses` TXT token in `dns` mode)."""
+        through its `_amazonses` TXT token in `dns` mode); one that exists is verified again
+        where SES would (`_verify_again`)."""
         while True:  # a concurrent Verify may create it, and a concurrent Delete remove it again
             found = self.find_identities(scope, [raw_name]).get(raw_name)
             if found is not None:
-                restarted = self._restart_failed_verification(scope, found, link_base)
+                restarted = self._verify_again(scope, found, link_base)
                 if restarted is None:
                     continue  # changed meanwhile: look again
                 return restarted
@@ -223,7 +224,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
             except AlreadyExistsException:
                 continue
 
-    def _restart_failed_verification(self, scope: Scope, identity: Identity, link_base: str = "") -> Identity | None:
+    def _verify_again(self, scope: Scope, identity: Identity, link_base: str = "") -> Identity | None:
         """Verify*Identity on an identity it exists for. A domain whose DNS verification FAILED
         starts again, PENDING with a new deadline: SES asks for the verification to be restarted
         from the beginning. An email address not verified yet gets a new verification message
