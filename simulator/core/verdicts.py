@@ -150,11 +150,3 @@ def method_verdict(method: VerificationMethod, tokens: tuple[str, ...], txt_toke
     if missing:
         return MxLookup(MISSING, tuple(seen), "; ".join(missing))
     return MxLookup(FOUND, tuple(seen), None)
-
-
-def verification_records(domain: str, method: VerificationMethod, tokens: tuple[str, ...],
-                         txt_token: str | None) -> list[str]:
-    """What the user is told to publish to verify the domain, as zone-file lines."""
-    if method is VerificationMethod.TXT:
-        return [f'_amazonses.{domain}. TXT "{txt_token}"']
-    return [f"{token}._domainkey.{domain}. CNAME {dkim_target(token)}." for token in tokens]
