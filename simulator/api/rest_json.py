@@ -86,7 +86,8 @@ def create_email_identity(api: str):
     body = json_body()
     identity = sim().create_identity(scope(), _string(body, "EmailIdentity", required=True), tags=body.get("Tags"),
                                      configuration_set=_string(body, "ConfigurationSetName"),
-                                     link_base=request.host_url)
+                                     link_base=request.host_url,
+                                     dkim_signing_attributes=body.get("DkimSigningAttributes"))
     payload = {"IdentityType": identity.type.value, "VerifiedForSendingStatus": identity.verified}
     if identity.type is IdentityType.DOMAIN:  # an email address's create answer has none (SPEC §16)
         payload["DkimAttributes"] = dkim_attributes(identity, sim().dkim_key_length)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from .. import __version__, mail
 from ..core import machine, rules, sending
+from ..core import mailauth as core_mailauth
 from ..core import tags as tag_rules
 from ..core.clock import SimClock, rfc3339
 from ..core.errors import (
@@ -98,7 +99,8 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
     # --- identities ---------------------------------------------------------
     def create_identity(self, scope: Scope, raw_name: str, *, tags: list[dict] | None = None,
                         configuration_set: str | None = None, link_base: str = "",
-                        method: VerificationMethod = VerificationMethod.DKIM) -> Identity:
+                        method: VerificationMethod = VerificationMethod.DKIM,
+                        dkim_signing_attributes: object = None) -> Identity:
         """A new identity; its tags are stored with it. A configuration set that does not
         exist refuses the whole call: nothing is created.
 
@@ -109,6 +111,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         """
         tags = tag_rules.validate_resource(tags)
         name, type_ = rules.validate_identity_name(raw_name)
+        core_mailauth.check_signing_attributes(dkim_signing_attributes, type_)
         self._require_configuration_set(scope, configuration_set)
         now = self.now()
         identity = Identity(

@@ -131,3 +131,37 @@ def test_get_email_identity_answers_follow_every_change_and_each_protocol(sesv2,
     sesv2.put_email_identity_dkim_attributes(EmailIdentity="example.com", SigningEnabled=False)
     assert sesv2.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["SigningEnabled"] is False
     assert "CurrentSigningKeyLength" in sesv2.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]
+
+
+
+def _byodkim_key(bits: int) -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    return base64.b64encode(der).decode()
+
+
+def test_byodkim_attributes_are_checked_then_easy_dkim_signs(sesv2):
+    """BYODKIM is not simulated: a well-formed key is taken (the identity keeps Easy DKIM),
+    a bad one is refused and creates nothing."""
+    created = sesv2.create_email_identity(EmailIdentity="example.com", DkimSigningAttributes={
+        "DomainSigningSelector": "sel1", "DomainSigningPrivateKey": _byodkim_key(1024)})
+    assert created["DkimAttributes"]["SigningAttributesOrigin"] == "AWS_SES"
+    for attributes, problem in (
+            ({"DomainSigningSelector": "sel1", "DomainSigningPrivateKey": "bad!!"}, "DomainSigningPrivateKey"),
+            ({"DomainSigningSelector": "sel1", "DomainSigningPrivateKey": "aGVsbG8="}, "DomainSigningPrivateKey"),
+            ({"DomainSigningSelector": "-sel", "DomainSigningPrivateKey": _byodkim_key(1024)}, "DomainSigningSelector")):
+        with pytest.raises(ClientError) as excinfo:
+            sesv2.create_email_identity(EmailIdentity="example.org", DkimSigningAttributes=attributes)
+        assert error_of(excinfo) == ("BadRequestException", 400)
+        assert problem in excinfo.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as excinfo:
+        sesv2.create_email_identity(EmailIdentity="ada@example.org", DkimSigningAttributes={
+            "DomainSigningSelector": "sel1", "DomainSigningPrivateKey": _byodkim_key(1024)})
+    assert error_of(excinfo) == ("BadRequestException", 400)
+    assert [i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]] == ["example.com"]
