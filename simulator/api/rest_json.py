@@ -169,6 +169,14 @@ def _page_size(value) -> int | None:
     return value
 
 
+def _body_page_size(body: dict):
+    """PageSize from a JSON body: a number there (only a query string carries it as text)."""
+    value = body.get("PageSize")
+    if isinstance(value, str):
+        raise BadRequestException("PageSize must be an integer.")
+    return value
+
+
 def _list(api: str, page_size, next_token):
     if next_token is not None and not isinstance(next_token, str):
         raise BadRequestException("NextToken must be a string.")
@@ -196,7 +204,7 @@ def list_email_identities(api: str):
         operation="ListEmailIdentities")
 def list_email_identities_post(api: str):
     body = json_body()
-    return _list(api, body.get("PageSize"), body.get("NextToken"))
+    return _list(api, _body_page_size(body), body.get("NextToken"))
 
 
 @_route("/account", ["GET"], "get_account")
@@ -369,4 +377,4 @@ def list_configuration_sets(api: str):
         operation="ListConfigurationSets")
 def list_configuration_sets_post(api: str):
     body = json_body()
-    return _list_configuration_sets(body.get("PageSize"), body.get("NextToken"))
+    return _list_configuration_sets(_body_page_size(body), body.get("NextToken"))

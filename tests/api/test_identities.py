@@ -165,3 +165,17 @@ def test_byodkim_attributes_are_checked_then_easy_dkim_signs(sesv2):
             "DomainSigningSelector": "sel1", "DomainSigningPrivateKey": _byodkim_key(1024)})
     assert error_of(excinfo) == ("BadRequestException", 400)
     assert [i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]] == ["example.com"]
+
+
+
+@pytest.mark.parametrize("path", ["/v2/email/list-identities", "/v2/email/list-configuration-sets"])
+def test_a_page_size_in_a_json_body_must_be_a_number(endpoint, path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(endpoint + path, data=json.dumps({"PageSize": "5"}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=30)
+    assert (excinfo.value.code, excinfo.value.headers["x-amzn-ErrorType"]) == (400, "BadRequestException")
