@@ -166,6 +166,27 @@ def test_an_unopened_link_expires_after_24_hours_and_verifying_again_sends_a_new
     assert status() == "Success"  # an opened link has nothing left to expire
 
 
+def test_a_link_past_its_24_hours_is_refused_before_any_sweep_has_run():
+    """No scheduler here: nothing has turned the address FAILED yet, and the link is still dead."""
+    import time
+
+    from simulator.runtime import Options, Runtime
+    from tests.helpers import SimControl, aws_client
+
+    runtime = Runtime(Options(port=0, dns_port=0, db=":memory:", identity_verification="dns",
+                              scheduler=False)).start()
+    try:
+        ses, control = aws_client("ses", runtime.url), SimControl(runtime.url)
+        ses.verify_email_identity(EmailAddress="ada@example.org")
+        control.ok("POST", "/_sim/clock/advance", {"seconds": 24 * 3600 - 0.2})
+        time.sleep(0.3)  # real time carries the clock past the deadline; no sweep runs
+        [link] = _links(control)
+        code, answer = control.call("GET", link)
+        assert (code, answer["error"]["code"]) == (404, "NOT_FOUND") and "expired" in answer["error"]["message"]
+    finally:
+        runtime.stop()
+
+
 def test_the_mode_is_per_account(dns_mode, client_for):
     other = client_for("sesv2", account="111122223333")
     assert other.create_email_identity(EmailIdentity="example.com")["VerifiedForSendingStatus"] is True
