@@ -26,7 +26,9 @@ bp = Blueprint("events", __name__, url_prefix="/_sim")
 bp.before_request(guard_control)  # same-site only, and the --control-token, as all of /_sim
 bp.register_error_handler(Exception, render_error)  # the /_sim envelope, as the control plane
 
-KEEPALIVE_SECONDS = 15.0
+# A stream learns that its client left only when a write fails, so this is also how long
+# a closed stream can hold its slot (a reloaded dashboard leaves one behind each time).
+KEEPALIVE_SECONDS = 5.0
 # After sending, a stream waits this long before it looks again, so a burst of
 # events goes out as one write instead of a wake-up and a write per event per client.
 COALESCE_SECONDS = 0.2

@@ -235,3 +235,41 @@ def test_with_a_control_token_the_dashboard_asks_for_it_once(chrome, guarded):
     severe = [e["message"] for e in chrome.get_log("browser") if e["level"] == "SEVERE"]
     assert all("401" in message for message in severe), severe  # only the page and the wrong token's answers
     assert len(severe) <= 2, severe
+
+
+def test_the_dashboard_goes_live_again_after_every_stream_slot_was_taken(chrome):
+    """A browser gives up on an event stream answered 503; the page tries again by itself,
+    and once a slot is free (a left stream frees its own at its next keep-alive) it is live."""
+    import http.client
+
+    from simulator.runtime import Options, Runtime
+    from tests.helpers import SimControl
+
+    runtime = Runtime(Options(port=0, dns_port=0, db=":memory:", sse_streams=2, scheduler=False)).start()
+    held = []
+    try:
+        for _ in range(2):  # every slot taken
+            connection = http.client.HTTPConnection("127.0.0.1", runtime.port, timeout=30)
+            connection.request("GET", "/_sim/events")
+            response = connection.getresponse()
+            assert response.status == 200
+            response.read1(64)
+            held.append(connection)
+        chrome.get(runtime.url + "/_sim/dashboard")
+        _wait(chrome, lambda b: "reconnecting" in _text(b, "#live"), "the page did not show it is not live")
+        for connection in held:
+            connection.close()
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(chrome, 40, poll_frequency=0.1).until(lambda b: _css(b, "#live.on"),
+                                                            "the page never went live again")
+        SimControl(runtime.url).ok("POST", "/_sim/dns/records", {"name": "back.example.com", "type": "TXT",
+                                                                "value": "live again"})
+        _wait(chrome, lambda b: "back.example.com" in _text(b, '[data-fragment="zone"]'),
+              "a change after reconnecting did not show")
+    finally:
+        for connection in held:
+            connection.close()
+        chrome.get("about:blank")
+        chrome.get_log("browser")  # the 503s it logged are this test's own doing
+        runtime.stop()

@@ -127,10 +127,29 @@
   // back/forward cache) must give its stream back, and take a new one on return.
   const live = document.getElementById("live");
   let source = null;
+  // A browser retries a dropped stream itself, but gives up for good on an answer that is
+  // not 200 (a 503 while every stream slot is taken): then the page tries again, later and later.
+  let retryDelay = 1000;
+  let openedBefore = false;
+  let retryTimer = null;
   function connect() {
+    retryTimer = null;
     source = new EventSource("/_sim/events?last_event_id=" + encodeURIComponent(body.dataset.lastEventId || "0"));
-    source.onopen = function () { live.textContent = "live"; live.className = "live on"; };
-    source.onerror = function () { live.textContent = "reconnecting…"; live.className = "live"; };
+    source.onopen = function () {
+      retryDelay = 1000;
+      live.textContent = "live"; live.className = "live on";
+      if (openedBefore) refresh(["clock", "identities", "detail", "outbox", "zone"]);  // what changed while away
+      openedBefore = true;
+    };
+    source.onerror = function () {
+      live.textContent = "reconnecting…"; live.className = "live";
+      if (source && source.readyState === EventSource.CLOSED && !retryTimer) {
+        source.close();
+        retryTimer = setTimeout(function () { if (source && source.readyState === EventSource.CLOSED) connect(); },
+                                retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 15000);
+      }
+    };
     Object.keys(AFFECTS).forEach(function (kind) {
       source.addEventListener(kind, function (message) {
         const data = JSON.parse(message.data);
@@ -142,6 +161,8 @@
   }
   window.addEventListener("pagehide", function () {
     if (source) source.close();
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = null;
     source = null;
     live.textContent = "paused"; live.className = "live";
   });
