@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..core.clock import rfc3339
 from ..core.errors import AwsError, NotFoundException, SimError, SimNotFound, ValidationError
 from ..core.model import Scope
+from ..core.names import is_region_name
 from ..memory import release
 from .guard import guard_control
 from .wire import WholeResponse, json_object, json_response, json_text_response, sim
@@ -81,10 +82,10 @@ def body() -> dict:
 def sim_scope() -> Scope:
     account = request.args.get("account", "000000000000")
     region = request.args.get("region", current_app.config["DEFAULT_REGION"])
-    if not (len(account) == 12 and account.isdigit()):
+    if not (len(account) == 12 and account.isascii() and account.isdigit()):
         raise ValidationError("account must be 12 digits")
-    if not region or not all(c.isalnum() or c == "-" for c in region):
-        raise ValidationError("region is not valid")
+    if not is_region_name(region):
+        raise ValidationError("region must be a region name such as us-east-1")
     return Scope(account, region)
 
 
@@ -95,6 +96,7 @@ def health():
 
 @bp.post("/reset")
 def reset():
+    body()  # a JSON object, or nothing: a malformed body is a mistake, not a go-ahead
     sim().reset()
     return ok({"reset": True})
 
@@ -205,10 +207,9 @@ def clear_dns_fault(name: str):
 @bp.get("/outbox")
 def outbox():
     raw_limit = request.args.get("limit", "100")
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise ValidationError("limit must be an integer") from None
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 6):
+        raise ValidationError("limit must be an integer")
+    limit = int(raw_limit)
     if not 1 <= limit <= 10000:
         raise ValidationError("limit must be from 1 to 10000")
     before = request.args.get("before")
@@ -220,6 +221,7 @@ def outbox():
 
 @bp.delete("/outbox")
 def clear_outbox():
+    body()  # a JSON object, or nothing
     scoped = "account" in request.args or "region" in request.args
     sim().clear_outbox(sim_scope() if scoped else None)
     return ok({"cleared": True})

@@ -1,4 +1,6 @@
 """The /_sim control plane over real HTTP: envelope, clock, verification, account, reset."""
+import pytest
+
 
 
 def test_health_reports_version_dns_address_and_clock(control, live):
@@ -55,3 +57,33 @@ def test_a_duplicate_dns_record_is_a_conflict_and_is_not_added_twice(control):
     status, payload = control.call("POST", "/_sim/dns/records", record)
     assert (status, payload["error"]["code"]) == (409, "CONFLICT")
     assert len(control.ok("GET", "/_sim/dns/records")["records"]) == 1
+
+
+def test_reset_and_clearing_the_outbox_refuse_a_malformed_body_and_keep_everything(control, sesv2):
+    sesv2.create_email_identity(EmailIdentity="example.com")
+    for method, path in (("POST", "/_sim/reset"), ("DELETE", "/_sim/outbox")):
+        status, payload = control.call(method, path, raw=b"junk")
+        assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR"), path
+    assert [i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]] == ["example.com"]
+
+
+@pytest.mark.parametrize("query, problem", [
+    ("account=%D9%A1%D9%A2%D9%A3%D9%A4%D9%A5%D9%A6%D9%A7%D9%A8%D9%A9%D9%A0%D9%A1%D9%A2", "account must be 12 digits"),
+    ("region=%CE%91%CE%92%CE%93", "region must be a region name"),
+    ("region=" + "b" * 5000, "region must be a region name"),
+])
+def test_a_scope_that_is_not_an_aws_account_or_region_is_refused_and_stores_nothing(control, query, problem):
+    status, payload = control.call("PUT", f"/_sim/account?{query}", {"sandbox": True})
+    assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR") and problem in payload["error"]["message"]
+
+
+def test_an_outbox_limit_is_ascii_digits(control):
+    status, payload = control.call("GET", "/_sim/outbox?limit=%EF%BC%91")  # a full-width 1
+    assert (status, payload["error"]["message"]) == (400, "limit must be an integer")
+
+
+def test_clearing_a_fault_at_a_name_no_fault_could_be_at_is_refused(control):
+    status, payload = control.call("PUT", "/_sim/dns/faults/a..b", {"fault": "none"})
+    assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
+    status, payload = control.call("DELETE", "/_sim/dns/faults/a..b")
+    assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
