@@ -13,12 +13,16 @@ from .events import Event
 
 log = logging.getLogger("mailfrom_sim")
 
+# A transition's `check` -> what its line calls it.
+_CHECK_NAMES = {"mail_from": "MAIL FROM", "verification": "verification"}
+
 # kind -> (level, how the event reads as one line)
 _LINES = {
     "transition": (logging.INFO, lambda d: (
-        f"{d['identity']} [{d['account']}/{d['region']}] MAIL FROM {d.get('domain') or '-'}: "
-        f"{d['from'] or '(none)'} -> {d['to'] or '(none)'} on {d['event']}"
-        + (f" (MX: {', '.join(d['answers'])})" if d.get("answers") else "")
+        f"{d['identity']} [{d['account']}/{d['region']}] {_CHECK_NAMES.get(d.get('check'), 'MAIL FROM')} "
+        f"{d.get('domain') or '-'}: {d['from'] or '(none)'} -> {d['to'] or '(none)'} on {d['event']}"
+        + (f" ({'MX' if d.get('check') in (None, 'mail_from') else 'records'}: {', '.join(d['answers'])})"
+           if d.get("answers") else "")
         + (f" ({d['error']})" if d.get("error") else ""))),
     "sent": (logging.INFO, lambda d: (
         f"sent {d['message_id']} from {d['from']} [{d['account']}/{d['region']}]: "

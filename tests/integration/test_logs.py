@@ -31,6 +31,19 @@ def test_text_logs_have_one_info_line_per_transition_and_send_decision():
     assert "Traceback" not in output
 
 
+def test_a_verification_transition_is_logged_as_one():
+    process = SimulatorProcess("--db", ":memory:", "--identity-verification", "dns").start()
+    sesv2, control = aws_client("sesv2", process.url), SimControl(process.url)
+    tokens = sesv2.create_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Tokens"]
+    for token in tokens:
+        control.ok("POST", "/_sim/dns/records", {"name": f"{token}._domainkey.example.com", "type": "CNAME",
+                                                 "value": f"{token}.dkim.amazonses.com"})
+    control.ok("POST", "/_sim/checks/run", {"identity": "example.com"})
+    output = process.stop()
+    [line] = [line for line in output.splitlines() if "PENDING -> SUCCESS on FOUND" in line]
+    assert "verification example.com: PENDING -> SUCCESS on FOUND (records: " in line and "MAIL FROM" not in line
+
+
 def test_json_logs_are_one_object_per_line_with_the_event_fields():
     process = SimulatorProcess("--db", ":memory:", "--log-format", "json").start()
     exercise(process.url)
