@@ -23,7 +23,7 @@ import time
 from collections import deque
 from typing import Callable, Iterable
 
-KINDS = ("transition", "check", "sent", "rejected", "relay", "identity", "dns", "clock", "reset")
+KINDS = ("transition", "check", "sent", "rejected", "relay", "identity", "dns", "clock", "outbox", "reset")
 
 
 class Event:

@@ -76,4 +76,6 @@ class Outbox:
         self.store.write(lambda tx: self.store.clear_outbox(tx, scope.account if scope else None,
                                                            scope.region if scope else None))
         self._recount_unsealed()
+        self._publish("outbox", action="cleared",  # no scope: every account's and region's
+                      **({"account": scope.account, "region": scope.region} if scope else {}))
 

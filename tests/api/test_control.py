@@ -87,3 +87,6 @@ def test_clearing_a_fault_at_a_name_no_fault_could_be_at_is_refused(control):
     assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
     status, payload = control.call("DELETE", "/_sim/dns/faults/a..b")
     assert (status, payload["error"]["code"]) == (400, "VALIDATION_ERROR")
+    control.ok("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "servfail"})  # a good name still clears
+    assert control.ok("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "none"}) == {
+        "name": "mail.example.com", "fault": None}

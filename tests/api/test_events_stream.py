@@ -119,3 +119,13 @@ def test_open_streams_are_capped_and_never_starve_the_api():
             stream.close()
     finally:
         runtime.stop()
+
+
+def test_clearing_the_outbox_is_an_event_so_other_dashboards_follow(endpoint, control):
+    client = SseClient(endpoint)
+    control.ok("DELETE", "/_sim/outbox?region=eu-west-1")
+    control.ok("DELETE", "/_sim/outbox")
+    events = client.events(2)
+    client.close()
+    assert [(kind, data.get("action"), data.get("region")) for _, kind, data in events] == [
+        ("outbox", "cleared", "eu-west-1"), ("outbox", "cleared", None)]

@@ -10,7 +10,7 @@
   // Which fragments of the page an event can change.
   const AFFECTS = {
     transition: ["identities", "detail"], check: ["identities", "detail"], identity: ["identities", "detail"],
-    sent: ["outbox"], rejected: ["outbox"], relay: ["outbox"], dns: ["zone", "detail"],
+    sent: ["outbox"], rejected: ["outbox"], relay: ["outbox"], outbox: ["outbox"], dns: ["zone", "detail"],
     clock: ["clock", "identities", "detail"], reset: ["clock", "identities", "detail", "outbox", "zone"],
   };
 
