@@ -76,6 +76,9 @@ class _App(Flask):
     activity: Activity
     response_class = WholeResponse
     session_interface = _NoSessions()
+    # No automatic OPTIONS answer (an empty text/html 200): OPTIONS is a method no route
+    # takes, answered as any other, in the caller's protocol or the /_sim envelope.
+    default_config = {**Flask.default_config, "PROVIDE_AUTOMATIC_OPTIONS": False}
 
     def ensure_sync(self, func):
         """Every view and hook here is a plain function: skip Flask's per-call check for
@@ -133,7 +136,10 @@ def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def unmatched(error: Exception) -> Response:
-        # Only requests no blueprint took get here (no route matched): answer as rest-json.
+        # Only requests no blueprint took get here (no route matched): answer as rest-json,
+        # but a /_sim path (a method no control-plane call takes) in the /_sim envelope.
+        if request.path == "/_sim" or request.path.startswith("/_sim/"):
+            return control.render_error(error)
         return aws_error_response(as_aws_error(error))
 
     return app

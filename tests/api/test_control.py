@@ -90,3 +90,21 @@ def test_clearing_a_fault_at_a_name_no_fault_could_be_at_is_refused(control):
     control.ok("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "servfail"})  # a good name still clears
     assert control.ok("PUT", "/_sim/dns/faults/mail.example.com", {"fault": "none"}) == {
         "name": "mail.example.com", "fault": None}
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PROPFIND"])
+def test_a_method_no_call_takes_is_answered_in_the_envelope(control, method):
+    status, payload = control.call(method, "/_sim/health")
+    assert (status, payload["success"], payload["error"]["code"]) == (404, False, "NOT_FOUND")
+
+
+def test_options_on_an_aws_path_is_answered_as_aws_does(endpoint):
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(endpoint + "/v2/email/account", method="OPTIONS")
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=30)
+    assert excinfo.value.code == 404 and excinfo.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+    assert "message" in json.loads(excinfo.value.read())
