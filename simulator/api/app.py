@@ -137,8 +137,9 @@ def create_app(simulator: "Simulator", config: dict | None = None) -> Flask:
     @app.errorhandler(Exception)
     def unmatched(error: Exception) -> Response:
         # Only requests no blueprint took get here (no route matched): answer as rest-json,
-        # but a /_sim path (a method no control-plane call takes) in the /_sim envelope.
-        if request.path == "/_sim" or request.path.startswith("/_sim/"):
+        # but a /_sim path (a method no control-plane call takes) in the /_sim envelope; a
+        # `//` path is the HTTP layer's, AWS-shaped (SPEC §14).
+        if (request.path == "/_sim" or request.path.startswith("/_sim/")) and "//" not in request.path:
             return control.render_error(error)
         return aws_error_response(as_aws_error(error))
 
