@@ -13,6 +13,7 @@ from . import startup
 from .api.app import create_app
 from .api.server import HttpServer
 from .core.model import Settings
+from .core.names import host_port_text
 from .events import EventBus
 from .activity import Activity
 from .logs import log_event
@@ -160,8 +161,7 @@ class Runtime:
 
     @property
     def url(self) -> str:
-        host = self.options.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        return f"http://{host_port_text(self.options.host, self.port)}"
 
     @property
     def port(self) -> int:

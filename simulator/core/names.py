@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_domain", "host_name_problem", "is_region_name", "parse_host_port"]
+__all__ = ["normalize_domain", "host_name_problem", "is_region_name", "parse_host_port", "host_port_text"]
 
 # A host name label (RFC 1123): letters, digits and inner hyphens.
 _HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -63,6 +63,11 @@ def host_name_problem(name: str, *, dns_labels: bool = False, subject: str = "th
     if labels[-1].isdigit() and not dns_labels:
         return "an IP address is not a domain"
     return None
+
+
+def host_port_text(host: str, port: int) -> str:
+    """'127.0.0.1:53', '[::1]:53': the inverse of `parse_host_port`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_host_port(spec: object, default_port: int | None = None) -> tuple[str, int]:

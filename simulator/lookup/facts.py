@@ -23,6 +23,7 @@ import dns.rdatatype
 import dns.resolver
 
 from simulator.core.model import DnsFacts, DnsStatus
+from simulator.core.names import host_port_text
 
 __all__ = [
     "bad_name",
@@ -32,7 +33,6 @@ __all__ = [
     "from_response",
     "problem_status",
     "records",
-    "server_text",
     "timed_out",
     "unusable",
 ]
@@ -70,11 +70,6 @@ def failed(error: BaseException, rdtype: str = "MX") -> DnsFacts:
 
 def timed_out(name: str, rdtype: str, seconds: float) -> DnsFacts:
     return DnsFacts(name, rdtype, DnsStatus.TIMEOUT, error=f"timeout: no answer for {name} {rdtype} within {seconds:g} s")
-
-
-def server_text(host: str, port: int) -> str:
-    """'127.0.0.1:53', '[::1]:53'."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def problem_status(problem: object) -> DnsStatus:
@@ -201,5 +196,5 @@ def _attempts(error: dns.resolver.NoNameservers) -> list[tuple[DnsStatus, str]]:
 def _where(server: str, port: int) -> str:
     """'127.0.0.1:53' from dnspython's 'Do53:127.0.0.1@53'."""
     if server.startswith("Do53:"):
-        return server_text(server[len("Do53:") :].rsplit("@", 1)[0], port)
+        return host_port_text(server[len("Do53:") :].rsplit("@", 1)[0], port)
     return server

@@ -56,6 +56,7 @@ import dns.rdatatype
 import dns.resolver
 
 from simulator.core.model import DnsFacts, DnsStatus
+from simulator.core.names import host_port_text
 
 from . import facts
 
@@ -184,7 +185,7 @@ class Pipeline:
             raise ValueError("the pipeline needs a resolver with exactly one Do53 nameserver, no TSIG, no cache")
         self._resolver = resolver
         server = resolver.nameservers[0]
-        self._where = facts.server_text(server.address, server.answer_port())
+        self._where = host_port_text(server.address, server.answer_port())
         self._where_timed_out = facts.describe_problem(self._where, False, dns.exception.Timeout())
         self._family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
         self._peer = (server.address, server.port)

@@ -21,7 +21,7 @@ import dns.resolver
 
 from simulator.core import verdicts
 from simulator.core.model import DnsFacts, DnsStatus, MxLookup
-from simulator.core.names import host_name_problem, normalize_domain, parse_host_port
+from simulator.core.names import host_name_problem, host_port_text, normalize_domain, parse_host_port
 
 from . import facts, pipeline
 
@@ -98,8 +98,7 @@ class MxResolver:
         if self.nameserver is None:
             servers = ", ".join(str(server) for server in self._resolver.nameservers)
             return f"system ({servers or 'no nameservers'})"
-        host, port = self.nameserver
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return host_port_text(*self.nameserver)
 
     def __repr__(self) -> str:
         return f"MxResolver({self.description}, timeout={self.timeout})"

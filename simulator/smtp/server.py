@@ -23,6 +23,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session, syn
 
 from ..core.errors import AwsError, MailFromDomainNotVerifiedException, MessageRejected
 from ..core.model import Scope
+from ..core.names import host_port_text
 from ..credentials import Credential, account_for_access_key
 from ..mail import MAX_RECIPIENTS, V2_MAX_MESSAGE_BYTES
 from ..mail.addresses import parse_address
@@ -212,9 +213,7 @@ class SmtpInterface:
 
     def address(self, kind: str = "smtp") -> str | None:
         listener = self.listeners.get(kind)
-        if listener is None:
-            return None
-        return f"[{self.host}]:{listener.port}" if ":" in self.host else f"{self.host}:{listener.port}"
+        return host_port_text(self.host, listener.port) if listener else None
 
     def describe(self) -> dict:
         """What /_sim/health reports."""
