@@ -141,6 +141,11 @@ class CheckMachine:
         """The deadline that is running, if the state carries one."""
         return config.deadline if config.status in self.with_deadline else None
 
+    def deadline_passed(self, config, now: float) -> bool:
+        """True once the running deadline, if any, is behind `now` (whether or not a sweep saw it)."""
+        deadline = self.deadline_of(config)
+        return deadline is not None and deadline <= now
+
     def due_at(self, config) -> float | None:
         """When something is next due for `config` (a check or its deadline); None: never."""
         times = [t for t in (config.next_check_at, self.deadline_of(config)) if t is not None]
@@ -258,13 +263,17 @@ VERIFICATION = CheckMachine(
 LINK_LIFETIME = 24 * 3600.0
 LINK_VERIFICATION = CheckMachine(
     CHECK_VERIFICATION,
-    {VerificationStatus.PENDING: {EXPIRE: VerificationStatus.FAILED, RESTART: VerificationStatus.PENDING},
-     VerificationStatus.FAILED: {RESTART: VerificationStatus.PENDING}},
+    {VerificationStatus.PENDING: {EXPIRE: VerificationStatus.FAILED}},  # a new link is a new check
     frozenset(),  # never looked up
     frozenset({VerificationStatus.PENDING}),
     VerificationStatus.PENDING,
 )
 MACHINES = {machine.name: machine for machine in (MAIL_FROM, VERIFICATION)}
+
+
+def verification_machine(check: VerificationCheck) -> CheckMachine:
+    """The machine a verification check runs on: an email link's, or a domain's DNS one."""
+    return LINK_VERIFICATION if check.method is VerificationMethod.LINK else VERIFICATION
 
 
 def next_status(status: MailFromStatus, event: str) -> MailFromStatus:

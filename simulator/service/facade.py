@@ -182,7 +182,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
             raise SimNotFound("this verification link is not valid (or was used already)")
         check = identity.verification
         if identity.verification_status is VerificationStatus.FAILED or (
-                check is not None and check.deadline is not None and check.deadline <= self.now()):
+                check is not None and machine.LINK_VERIFICATION.deadline_passed(check, self.now())):
             # Past its 24 hours, even before the sweep that turns the address FAILED has run.
             raise SimNotFound("this verification link has expired (24 hours after it was sent): "
                               "VerifyEmailIdentity sends a new one")
@@ -191,13 +191,7 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         entry = HistoryEntry(self.now(), identity.verification_status, VerificationStatus.SUCCESS, "LINK_OPENED",
                              domain=identity.domain, detail="verification link opened", check=CHECK_VERIFICATION)
 
-        def verify(tx) -> bool:
-            if not self.store.update_check_if_unchanged(tx, CHECK_VERIFICATION, identity, updated):
-                return False
-            self.store.add_history(tx, identity.account, identity.region, identity.name, [entry])
-            return True
-
-        if not self.store.write(verify):
+        if not self._write_verification(identity, updated, entry):
             raise SimNotFound("this verification link is not valid (or was used already)")
         self._publish("identity", action="verification", account=identity.account, region=identity.region,
                       identity=identity.name, verification=VerificationStatus.SUCCESS.value)
@@ -250,18 +244,23 @@ class Simulator(Checks, Sending, Sealing, Catalog, Outbox, DnsZone):
         else:
             return identity
 
-        def write(tx) -> bool:
-            if not self.store.update_check_if_unchanged(tx, CHECK_VERIFICATION, identity, updated):
-                return False
-            self.store.add_history(tx, scope.account, scope.region, identity.name, [entry])
-            return True
-
-        if not self.store.write(write):
+        if not self._write_verification(identity, updated, entry):
             return None
         self._publish_transitions(scope.account, scope.region, identity.name, [entry.to_dict()])
         if message is not None:
             self._commit(scope, [message], sealed=True)  # SES's own message, stamped as it is made
         return updated
+
+    def _write_verification(self, seen: Identity, updated: Identity, entry: HistoryEntry) -> bool:
+        """Commit a change to `seen`'s verification with its history entry; False (nothing
+        written) if the identity changed meanwhile: a compare-and-set, as a check's."""
+        def write(tx) -> bool:
+            if not self.store.update_check_if_unchanged(tx, CHECK_VERIFICATION, seen, updated):
+                return False
+            self.store.add_history(tx, seen.account, seen.region, seen.name, [entry])
+            return True
+
+        return self.store.write(write)
 
     @property
     def dkim_key_length(self) -> str:

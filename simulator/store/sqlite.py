@@ -189,8 +189,7 @@ def _verification_values(identity: Identity, compared: bool = False) -> dict:
                        "v_deadline": check.deadline, "v_next_check_at": check.next_check_at})
         if not compared:
             values["v_last_lookup"] = _lookup_to_json(check.last_lookup)
-            due_machine = machine.LINK_VERIFICATION if check.method is VerificationMethod.LINK else machine.VERIFICATION
-            values["v_due_at"] = due_machine.due_at(check)
+            values["v_due_at"] = machine.verification_machine(check).due_at(check)
     return values
 
 
