@@ -372,9 +372,10 @@ class Zone:
         return record.to_dict()
 
     @staticmethod
-    def check_fault(name: str, fault: str) -> tuple[str, str]:
-        """(name, fault) as `set_fault` would set them; raises as it would."""
-        return normalize_name(name), _parse_fault(fault)
+    def check_fault(name: str, fault: str | None) -> tuple[str, str | None]:
+        """(name, fault) as `set_fault` would set them (None: clearing, only the name is
+        checked); raises as it would."""
+        return normalize_name(name), None if fault is None else _parse_fault(fault)
 
     def remove(self, id: str, *, system: bool = False) -> bool:
         """Remove the user's record `id` (system: SES's); False if there is none.

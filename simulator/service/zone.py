@@ -63,10 +63,10 @@ class DnsZone:
     def clear_dns_fault(self, name: str) -> None:
         self.settle()  # waiting messages are sealed against the DNS they were sent in
         zone = self._zone()
-        normalized = names.normalize_domain(name)
-        problem = names.host_name_problem(normalized, dns_labels=True, subject="the name")
-        if problem is not None:  # no fault could be at such a name
-            raise ValidationError(f"invalid name {name!r}: {problem}")
+        try:
+            normalized, _ = zone.check_fault(names.normalize_domain(name), None)  # a name a fault could be at
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
         with self._dns_lock:
             if normalized not in zone.faults():
                 raise SimNotFound(f"no fault is set for {normalized}")
