@@ -13,16 +13,15 @@ from .events import Event
 
 log = logging.getLogger("mailfrom_sim")
 
-# A transition's `check` -> what its line calls it.
-_CHECK_NAMES = {"mail_from": "MAIL FROM", "verification": "verification"}
+# A transition's `check` -> what its line calls the check, and the DNS answers it shows.
+_CHECK_WORDS = {"mail_from": ("MAIL FROM", "MX"), "verification": ("verification", "records")}
 
 # kind -> (level, how the event reads as one line)
 _LINES = {
     "transition": (logging.INFO, lambda d: (
-        f"{d['identity']} [{d['account']}/{d['region']}] {_CHECK_NAMES.get(d.get('check'), 'MAIL FROM')} "
+        f"{d['identity']} [{d['account']}/{d['region']}] {_CHECK_WORDS[d.get('check') or 'mail_from'][0]} "
         f"{d.get('domain') or '-'}: {d['from'] or '(none)'} -> {d['to'] or '(none)'} on {d['event']}"
-        + (f" ({'MX' if d.get('check') in (None, 'mail_from') else 'records'}: {', '.join(d['answers'])})"
-           if d.get("answers") else "")
+        + (f" ({_CHECK_WORDS[d.get('check') or 'mail_from'][1]}: {', '.join(d['answers'])})" if d.get("answers") else "")
         + (f" ({d['error']})" if d.get("error") else ""))),
     "sent": (logging.INFO, lambda d: (
         f"sent {d['message_id']} from {d['from']} [{d['account']}/{d['region']}]: "

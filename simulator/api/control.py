@@ -89,6 +89,11 @@ def sim_scope() -> Scope:
     return Scope(account, region)
 
 
+def sim_scope_or_all() -> Scope | None:
+    """The query's scope, or None (every account and region) when it names neither."""
+    return sim_scope() if "account" in request.args or "region" in request.args else None
+
+
 @bp.get("/health")
 def health():
     return ok({**sim().health(), "smtp": current_app.config.get("SMTP")})
@@ -119,8 +124,8 @@ def run_checks():
     if identity is not None and not isinstance(identity, str):
         raise ValidationError("identity must be a string")
     # SPEC §7: all active configurations -- of every account and region unless the query names one
-    everywhere = identity is None and "account" not in request.args and "region" not in request.args
-    result = sim().check_now(None if everywhere else sim_scope(), identity)  # {"checks": [...], "skipped": [...]}
+    scope = sim_scope() if identity is not None else sim_scope_or_all()
+    result = sim().check_now(scope, identity)  # {"checks": [...], "skipped": [...]}
     response = ok_lists(result)
     release(result["checks"])  # a sweep's results: freed in pieces, not in one long stretch
     return response
@@ -222,8 +227,7 @@ def outbox():
 @bp.delete("/outbox")
 def clear_outbox():
     body()  # a JSON object, or nothing
-    scoped = "account" in request.args or "region" in request.args
-    sim().clear_outbox(sim_scope() if scoped else None)
+    sim().clear_outbox(sim_scope_or_all())
     return ok({"cleared": True})
 
 

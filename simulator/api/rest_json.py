@@ -184,15 +184,14 @@ def _list(api: str, page_size, next_token):
     # Both models document "at least 0, and can be no more than 1000"; a page of nothing
     # would loop a paginator forever, so 0 means the default page (a choice).
     page, token = sim().list_identities(scope(), size or None, next_token)
-    items = [{"IdentityType": i.type.value, "IdentityName": i.name, "SendingEnabled": i.verified}
-             for i in page]
-    if api == "v2":  # Pinpoint's IdentityInfo has no VerificationStatus
-        for item, identity in zip(items, page):
-            item["VerificationStatus"] = identity.verification_status.value
-    payload = {"EmailIdentities": items}
+    payload = {"EmailIdentities": [
+        {"IdentityType": i.type.value, "IdentityName": i.name, "SendingEnabled": i.verified,
+         "VerificationStatus": i.verification_status.value}
+        for i in page
+    ]}
     if token:
         payload["NextToken"] = token
-    return json_response(payload)
+    return json_response(shaped(SERVICE[api], "ListEmailIdentities", payload))  # Pinpoint's items lack a member
 
 
 @_route("/identities", ["GET"], "list_email_identities")
