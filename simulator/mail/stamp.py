@@ -22,9 +22,7 @@ def stamp_message(mime_bytes: bytes, message_id: str, region: str, sent_at: floa
     a sender cannot forge the verdict a test reads."""
     date = format_datetime(datetime.fromtimestamp(sent_at, timezone.utc))
     stamp = f"Date: {date}\r\nMessage-ID: {message_id_header(message_id, region)}\r\n"
-    fields, body = split_header_block(mime_bytes)
-    kept = [field.raw for field in fields if field.key not in _HEADERS_SES_OVERWRITES and not _claims_our_results(field)]
-    return b"".join([stamp.encode("ascii"), *kept, CRLF, body])
+    return _replace_headers(mime_bytes, _HEADERS_SES_OVERWRITES, stamp.encode("ascii"), also=_claims_our_results)
 
 
 def with_return_path(mime_bytes: bytes, envelope_from: str) -> bytes:
@@ -48,8 +46,10 @@ def delivered_mime(
     return with_return_path(stamp_message(message.mime_bytes, message_id, region, sent_at), envelope_from)
 
 
-def _replace_headers(data: bytes, drop: frozenset[str], prefix: bytes) -> bytes:
+def _replace_headers(data: bytes, drop: frozenset[str], prefix: bytes, also=lambda field: False) -> bytes:
     """`prefix`, then the header fields of `data` except those named in `drop`
-    (lower-case), then the blank line and the body, every other byte kept."""
+    (lower-case) or that `also` picks, then the blank line and the body, every other
+    byte kept."""
     fields, body = split_header_block(data)
-    return b"".join([prefix, *(field.raw for field in fields if field.key not in drop), CRLF, body])
+    return b"".join([prefix, *(field.raw for field in fields if field.key not in drop and not also(field)),
+                     CRLF, body])

@@ -35,10 +35,10 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 @lru_cache(maxsize=1)
 def _pybars():
     """pybars3, imported when a template is first compiled: its grammar is built at import
-    (~0.4 s of CPU), which a start-up need not pay. Returns (the module,)."""
+    (~0.4 s of CPU), which a start-up need not pay."""
     import pybars
 
-    return (pybars,)
+    return pybars
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class _Missing(Exception):
 def _helper_missing(scope, name, *args):
     """pybars calls this for a simple `{{name}}` whose value is None: SES fails the render."""
     if args:
-        raise _pybars()[0].PybarsError(f"Could not find helper {name}")
+        raise _pybars().PybarsError(f"Could not find helper {name}")
     raise _Missing(name)
 
 
@@ -146,7 +146,7 @@ def _helpers() -> dict:
     """The helpers of every render: SES's missing-attribute rule, and pybars' built-in helpers
     that run a block body (each, with, if, unless, and blockHelperMissing behind a plain
     section) counted against the thread's budget (a helper given by name replaces the built-in)."""
-    builtin = _pybars()[0]._compiler._pybars_["helpers"]
+    builtin = _pybars()._compiler._pybars_["helpers"]
     return {"helperMissing": _helper_missing,
             **{name: _counting(builtin[name]) for name in ("blockHelperMissing", "each", "with", "if", "unless")}}
 
@@ -193,15 +193,15 @@ def _compiler():
     every compile wait for the one running (pybars takes ~0.5 ms an expression: a minute
     for 100,000), a second compile gets a compiler with a generator of its own (~0.35 s
     to build, once). Compilers are kept for the next compile."""
+    global _compilers_made
     with _compilers_lock:
         compiler = _idle_compilers.pop() if _idle_compilers else None
-        first = compiler is None and not _made_compilers
-        if compiler is None:
-            _made_compilers.append(True)
+        made_before = _compilers_made
+        _compilers_made += compiler is None
     if compiler is None:
-        pybars = _pybars()[0]
+        pybars = _pybars()
         compiler = pybars.Compiler()
-        if not first:  # the first one uses the class's generator, which no other one touches
+        if made_before:  # the first one uses the class's generator, which no other one touches
             internals = pybars._compiler
             compiler._builder = internals.CodeBuilder()
             compiler._compiler = internals.OMeta.makeGrammar(internals.compile_grammar,
@@ -215,7 +215,7 @@ def _compiler():
 
 _compilers_lock = threading.Lock()
 _idle_compilers: list = []
-_made_compilers: list = []
+_compilers_made = 0
 
 
 def _compiled(source: str):
@@ -250,7 +250,7 @@ def _render_part(source: str | None, data: dict, helpers: dict, budget: _Budget)
     except TypeError:  # e.g. `{{#if}}` with nothing to test: Python's words would name pybars' internals
         raise InvalidTemplate("The template could not be rendered: a helper was given the wrong "
                               "number or kind of arguments.") from None
-    except (_pybars()[0].PybarsError, RecursionError, ValueError, IndexError, KeyError) as exc:
+    except (_pybars().PybarsError, RecursionError, ValueError, IndexError, KeyError) as exc:
         raise InvalidTemplate(f"The template could not be rendered: {exc}") from None
     finally:
         _current.budget = None

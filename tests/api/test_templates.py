@@ -557,12 +557,19 @@ def test_a_slow_compile_holds_up_no_other_template_request(sesv2):
     import threading
     import time
 
+    from simulator.mail import templates
+
+    def compiling() -> bool:  # the session's simulator runs in this process: a compiler is out
+        return templates._compilers_made > len(templates._idle_compilers)
+
     big = threading.Thread(target=lambda: sesv2.create_email_template(
         TemplateName="big", TemplateContent={"Subject": "s", "Text": "{{a}} " * 8000}))
     big.start()
     try:
-        time.sleep(0.5)  # the big one is compiling by now (it takes ~4 s)
-        sesv2.create_email_template(TemplateName="small", TemplateContent={"Subject": "s", "Text": "{{b}}"})
+        while not compiling() and big.is_alive():
+            time.sleep(0.005)  # poll until the big compile has begun: an observed state, not a guessed delay
+        sesv2.create_email_template(TemplateName="small", TemplateContent={"Subject": "s",
+                                                                           "Text": "{{small_only_here}}"})
         assert big.is_alive()  # the small one was answered while the big one still compiles
     finally:
         big.join()
